@@ -1,0 +1,3 @@
+from opensips_py.cli import main
+
+raise SystemExit(main())

@@ -19,6 +19,9 @@ Conventions of this table:
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
+
 from opensips_py.modules.exports import (
     ALL, VERSIONS, Arg, ArgKind, Function, GlobalKind, GlobalParam, ModuleExports, PseudoVar, Transformation,
     VersionSpan,
@@ -751,7 +754,15 @@ RESERVED_WORDS: frozenset[str] = frozenset().union(*(reserved_words(v) for v in 
 # ---------------------------------------------------------------------------------------------------------
 # Lookups.
 
-def _first_in(items, name: str, version: str):
+class _Versioned(Protocol):
+    name: str
+    versions: VersionSpan
+
+
+_Item = TypeVar("_Item", bound=_Versioned)
+
+
+def _first_in(items: Iterable[_Item], name: str, version: str) -> _Item | None:
     for item in items:
         if item.name == name and item.versions.includes(version):
             return item

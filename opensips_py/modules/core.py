@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
 from opensips_py.modules.exports import (
-    ALL, VERSIONS, Arg, ArgKind, Function, GlobalKind, GlobalParam, ModuleExports, PseudoVar, Transformation,
+    VERSIONS, Arg, ArgKind, Function, GlobalKind, GlobalParam, ModuleExports, PseudoVar, Transformation,
     VersionSpan,
 )
 

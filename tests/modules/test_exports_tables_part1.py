@@ -16,7 +16,8 @@ from opensips_py.modules.exports import (
 )
 
 PART1_MODULES = (
-    "tm", "sl", "signaling", "rr", "usrloc", "registrar", "dialog",
+    "tm", "sl", "signaling", "rr", "usrloc", "registrar", "dialog", "rtpengine", "rtp_relay", "nathelper",
+    "textops", "sipmsgops",
 )
 
 

@@ -17,7 +17,7 @@ from opensips_py.modules.exports import (
 
 PART1_MODULES = (
     "tm", "sl", "signaling", "rr", "usrloc", "registrar", "dialog", "rtpengine", "rtp_relay", "nathelper",
-    "textops", "sipmsgops",
+    "textops", "sipmsgops", "auth", "auth_db", "uac", "uac_auth", "dispatcher", "drouting",
 )
 
 

@@ -374,12 +374,13 @@ GlobalValue = Union[Int, Str, FoldedStr, Word, IPLiteral, SocketDef, list]
 
 @dataclass
 class GlobalParam:
-    """`name = value`. `items` keeps the value's raw tokens (text, kind) for parameters with their own syntax;
-    `value` is the interpretation: Int, Str, Word, SocketDef(s), or None when it takes several items."""
+    """`name = value`. `items` keeps the value's raw tokens (text, kind, (line, column)) for parameters with
+    their own syntax; `value` is the interpretation: Int, Str, Word, a SocketDef, or None when it takes several
+    items."""
 
     name: str
     value: GlobalValue | None
-    items: list[tuple[str, str]] = field(default_factory=list, compare=False)
+    items: list[tuple[str, str, tuple[int, int]]] = field(default_factory=list, compare=False)
     name_pos: Pos = field(default=NOPOS, compare=False, repr=False)
     value_pos: Pos = field(default=NOPOS, compare=False, repr=False)
     pos: Pos = _pos()

@@ -144,7 +144,7 @@ class _ToAst(Transformer):
         value = _interpret_gvalue(str(name_token), items, pos)
         dialect = "advertise" if any(item[0] == "advertise" for item in items) else None
         value_pos = ast.Pos(pos.file, items[0][2][0], items[0][2][1], pos.end_line, pos.end_column)
-        return ast.GlobalParam(str(name_token), value, [(t, k) for t, k, _ in items],
+        return ast.GlobalParam(str(name_token), value, list(items),
                                name_pos=self._tpos(name_token), value_pos=value_pos, pos=pos,
                                dialect=dialect)
 
@@ -688,9 +688,12 @@ def parse_source(source: Source, diagnostics: list[Diagnostic] | None = None) ->
     return ParseResult(ast.Config(statements), source, diagnostics)
 
 
-def parse_file(path: str, cwd: str | None = None, max_bytes: int | None = None) -> ParseResult:
-    """Read, flatten and parse a config file. Never raises for bad input: look at .diagnostics."""
-    pre = Preprocessor(cwd=cwd) if max_bytes is None else Preprocessor(cwd=cwd, max_bytes=max_bytes)
+def parse_file(path: str, cwd: str | None = None, max_bytes: int | None = None,
+               overlay: dict[str, str] | None = None) -> ParseResult:
+    """Read, flatten and parse a config file. Never raises for bad input: look at .diagnostics.
+    `overlay` maps paths to text used instead of the files (--fix checks its edits before writing them)."""
+    pre = Preprocessor(cwd=cwd, overlay=overlay) if max_bytes is None else \
+        Preprocessor(cwd=cwd, max_bytes=max_bytes, overlay=overlay)
     source = pre.load(path)
     if source is None:
         return ParseResult(ast.Config([]), None, pre.diagnostics)

@@ -148,9 +148,11 @@ def _decode(data: bytes, file: str, diagnostics: list[Diagnostic]) -> str | None
 class Preprocessor:
     """Flattens a config and its includes. Diagnostics collect in `self.diagnostics`."""
 
-    def __init__(self, cwd: str | None = None, max_bytes: int = MAX_CONFIG_BYTES):
+    def __init__(self, cwd: str | None = None, max_bytes: int = MAX_CONFIG_BYTES,
+                 overlay: dict[str, str] | None = None):
         self.cwd = cwd or os.getcwd()
         self.max_bytes = max_bytes
+        self.overlay = overlay or {}  # path -> text read instead of the file (edited, not yet written)
         self.diagnostics: list[Diagnostic] = []
         self._total_bytes = 0
 
@@ -175,6 +177,8 @@ class Preprocessor:
     def _read(self, path: str, source: Source, stack: list[str],
               include_at: Location | None) -> list[tuple[str, LineOrigin]] | None:
         where = include_at or Location(path, 1, 1)
+        if path in self.overlay:
+            return self._split(self.overlay[path], path, source, stack + [os.path.realpath(path)])
         try:
             with open(path, "rb") as handle:
                 data = handle.read(self.max_bytes + 1)

@@ -256,10 +256,7 @@ EXPORTS = ModuleExports(
         MICommand("list_all_profiles", (), alias_4_0="dialog:list_all_profiles"),
         MICommand("profile_end_dlgs", ("profile", "value"), alias_4_0="dialog:profile_end_dlgs"),
         MICommand("dlg_push_var", ("dlg_val_name", "dlg_val_value", "DID"), alias_4_0="dialog:push_var"),
-        MICommand(
-            "dlg_send_sequential", ("callid", "method", "body", "mode"), versions=VersionSpan(until="3.6"),
-            alias_4_0="dialog:send_sequential",
-        ),
+        MICommand("dlg_send_sequential", ("callid", "method", "body", "mode"), versions=VersionSpan(until="3.6")),
         MICommand(
             "dlg_send_sequential", ("callid", "method", "body", "mode", "headers"),
             versions=VersionSpan(since="3.6"), alias_4_0="dialog:send_sequential",

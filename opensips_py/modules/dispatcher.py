@@ -113,11 +113,11 @@ EXPORTS = ModuleExports(
     ),
     mi=(
         MICommand("ds_set_state", ("state", "group", "address"), alias_4_0="dispatcher:set_state"),
-        MICommand("ds_list", ("full",), versions=VersionSpan(until="3.4"), alias_4_0="dispatcher:list"),
+        MICommand("ds_list", ("full",), versions=VersionSpan(until="3.4")),
         MICommand(
             "ds_list", ("partition", "full"), versions=VersionSpan(since="3.4"), alias_4_0="dispatcher:list",
         ),
-        MICommand("ds_reload", ("partition",), versions=VersionSpan(until="3.4"), alias_4_0="dispatcher:reload"),
+        MICommand("ds_reload", ("partition",), versions=VersionSpan(until="3.4")),
         MICommand(
             "ds_reload", ("partition", "inherit_state"), versions=VersionSpan(since="3.4"),
             alias_4_0="dispatcher:reload",

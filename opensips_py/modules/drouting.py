@@ -126,7 +126,7 @@ EXPORTS = ModuleExports(
         ModParam("generate_data_checksum", ParamType.INT, 0, versions=VersionSpan(since="3.6")),
     ),
     mi=(
-        MICommand("dr_reload", ("partition_name",), versions=VersionSpan(until="3.4"), alias_4_0="drouting:reload"),
+        MICommand("dr_reload", ("partition_name",), versions=VersionSpan(until="3.4")),
         MICommand(
             "dr_reload", ("partition_name", "inherit_state"), versions=VersionSpan(since="3.4"),
             alias_4_0="drouting:reload",

@@ -82,9 +82,10 @@ EXPORTS = ModuleExports(
     ),
     mi=(
         MICommand(
-            "nh_enable_ping", ("status",), versions=VersionSpan(until="4.0"), alias_4_0="nathelper:enable_ping",
-            doc="status is optional. 4.0 keeps no 3.x alias: only nathelper:enable_ping.",
+            "nh_enable_ping", ("status",), versions=VersionSpan(until="4.0"),
+            doc="status is optional. 4.0 kept no 3.x alias: nathelper:enable_ping.",
         ),
+        MICommand("enable_ping", ("status",), versions=VersionSpan(since="4.0"), alias_4_0="nathelper:enable_ping"),
     ),
     deps=(
         Dependency(("usrloc",), when_param="natping_interval", unless_values=(0,)),

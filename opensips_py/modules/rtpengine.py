@@ -70,9 +70,12 @@ EXPORTS = ModuleExports(
             "rtpengine_sock", ParamType.STR, None, repeatable=True,
             doc="\"[setid ==] url[=weight] url…\"; url udp:host:port, udp6:[v6]:port or unix:/path.",
         ),
-        ModParam("rtpengine_disable_tout", ParamType.INT, 60),
+        ModParam("rtpengine_disable_tout", ParamType.INT, 60, doc="Seconds a failed node stays disabled."),
         ModParam("rtpengine_retr", ParamType.INT, 5),
-        ModParam("rtpengine_tout", ParamType.INT, 1),
+        ModParam(
+            "rtpengine_tout", ParamType.INT, 1,
+            doc="Seconds per try (Kamailio's rtpengine_tout_ms is in milliseconds; 500 here waits 500 s).",
+        ),
         ModParam("rtpengine_timer_interval", ParamType.INT, 5, versions=VersionSpan(since="3.4")),
         ModParam("ping_enabled", ParamType.INT, 0, versions=VersionSpan(since="3.6")),
         ModParam("notification_sock", ParamType.STR, None),
@@ -95,25 +98,24 @@ EXPORTS = ModuleExports(
         PseudoVar("rtpquery", doc="The ng query reply as JSON."),
     ),
     mi=(
-        MICommand(
-            "rtpengine_enable", ("url", "enable"), versions=VersionSpan(until="3.4"),
-            alias_4_0="rtpengine:enable",
-        ),
+        # 4.0 kept no 3.x alias for these three: only rtpengine:enable/show/reload (or the bare local name).
+        MICommand("rtpengine_enable", ("url", "enable"), versions=VersionSpan(until="3.4")),
         MICommand(
             "rtpengine_enable", ("url", "enable", "setid"), versions=VersionSpan(since="3.4", until="4.0"),
-            alias_4_0="rtpengine:enable",
-            doc="4.0 keeps no 3.x alias: only rtpengine:enable (or the bare \"enable\").",
+            doc="4.0: rtpengine:enable.",
         ),
         MICommand(
-            "rtpengine_show", (), versions=VersionSpan(until="4.0"), alias_4_0="rtpengine:show",
+            "enable", ("url", "enable", "setid"), versions=VersionSpan(since="4.0"), alias_4_0="rtpengine:enable",
+            doc="enable: 0, 1, or 2 (probe).",
         ),
-        MICommand(
-            "rtpengine_reload", (), versions=VersionSpan(until="3.4"), alias_4_0="rtpengine:reload",
-        ),
+        MICommand("rtpengine_show", (), versions=VersionSpan(until="4.0"), doc="4.0: rtpengine:show."),
+        MICommand("show", (), versions=VersionSpan(since="4.0"), alias_4_0="rtpengine:show"),
+        MICommand("rtpengine_reload", (), versions=VersionSpan(until="3.4")),
         MICommand(
             "rtpengine_reload", ("type",), versions=VersionSpan(since="3.4", until="4.0"),
-            alias_4_0="rtpengine:reload", doc="DB-provisioned sets only.",
+            doc="DB-provisioned sets only. 4.0: rtpengine:reload.",
         ),
+        MICommand("reload", ("type",), versions=VersionSpan(since="4.0"), alias_4_0="rtpengine:reload"),
         MICommand("teardown", ("callid",), alias_4_0="rtpengine:teardown"),
     ),
     deps=(

@@ -1,7 +1,9 @@
 """The exports tables of the SIP-core modules (part 1): each imports, is well-formed, and covers the reference.
 
-The reference (shared/reference/opensips-modules.md) names the functions and modparams a config may use;
-every one of them must be in a table, or be listed below as deliberately not an export, with the reason.
+The reference (shared/reference/opensips-modules.md) names the functions, modparams, pseudo-variables and MI
+commands a config may use; every one of them must be in a table, or be listed in NOT_EXPORTS with the reason.
+The Kamailio names (sdpops, t_is_canceled, handle_ruri_alias…) must be known with their OpenSIPS replacement,
+and docs/modules-part1.md must be what the tables generate.
 """
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from opensips_py.modules import exports_of, known_modules
-from opensips_py.modules.kamailio import KAMAILIO_FUNCTIONS, KAMAILIO_MODULES
+from opensips_py.modules._docgen import main as docgen_main, render_module_doc, render_page
 from opensips_py.modules.exports import (
     VERSIONS, ArgKind, Dependency, Function, ModuleExports, ModParam, RouteType, VersionSpan, version_key,
 )
+from opensips_py.modules.kamailio import KAMAILIO_FUNCTIONS, KAMAILIO_MODULES
 
 PART1_MODULES = (
     "tm", "sl", "signaling", "rr", "usrloc", "registrar", "dialog", "rtpengine", "rtp_relay", "nathelper",
@@ -459,3 +462,39 @@ def test_reference_kamailio_names_are_covered() -> None:
                 assert name in KAMAILIO_MODULES
             elif name in ("t_is_canceled", "handle_ruri_alias"):
                 assert name in KAMAILIO_FUNCTIONS
+
+
+# --- generated docs ---------------------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "modules-part1.md"
+
+
+def test_module_doc_lists_functions_params_pvars_mi_stats_and_deps() -> None:
+    page = render_module_doc(_table("tm"))
+    assert page.startswith("## tm\n")
+    assert "| `t_relay([flags], [outbound_proxy])` |" in page
+    assert "one of no-auto-477 no-dns-failover pass-reason-hdr allow-no-cancel" in page
+    assert "| `fr_timeout` | int | `30` | all |" in page
+    assert "| `$T_fr_timeout` | read/write |" in page
+    assert "| `t_uac_dlg` | `tm:uac_dlg` |" in page
+    assert "`inuse_transactions`" in page
+    assert "- `clusterer` when `tm_replication_cluster` is set to other than `0`" in page
+
+
+def test_module_doc_marks_a_kamailio_module_and_its_replacement() -> None:
+    page = render_module_doc(_table("sdpops"))
+    assert "**Not an OpenSIPS module.**" in page and "sipmsgops" in page
+    assert "none (Kamailio)" in page and "| all |" not in page
+
+
+def test_docs_page_is_the_one_the_tables_generate() -> None:
+    """docs/modules-part1.md is regenerated with: python -m opensips_py.modules._docgen <PART1_MODULES>."""
+    assert DOCS.read_text(encoding="utf-8") == render_page(list(PART1_MODULES))
+
+
+def test_docgen_command_line_prints_the_page_and_rejects_unknown_modules(capsys: pytest.CaptureFixture) -> None:
+    assert docgen_main(["sl"]) == 0
+    assert capsys.readouterr().out == render_page(["sl"])
+    assert docgen_main([]) == 2
+    with pytest.raises(SystemExit, match="no exports table for module 'no_such_module'"):
+        docgen_main(["no_such_module"])

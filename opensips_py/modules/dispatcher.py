@@ -6,9 +6,9 @@ from opensips_py.modules.exports import (
     ParamType, VersionSpan,
 )
 
-# ds_select_dst()/ds_select_domain() flag letters (either case): failover list, user-only hash, default
+# ds_select_dst()/ds_select_domain() flag letters, either case: failover list, user-only hash, default
 # destination last, append.
-SELECT_FLAGS = ("f", "u", "d", "a")
+SELECT_FLAGS = ("f", "F", "u", "U", "d", "D", "a", "A")
 _SELECT_ARGS = (
     Arg("set", ArgKind.INT), Arg("alg", ArgKind.INT), Arg("flags", optional=True, choices=SELECT_FLAGS),
     Arg("partition", optional=True), Arg("max_results", ArgKind.INT, optional=True),

@@ -7,7 +7,8 @@ from opensips_py.modules.exports import (
 
 _ROFBL = R | O | F | B | L
 PRIVACY_VALUES = ("none", "id", "header", "session", "user", "critical")
-VALIDATE_FLAGS = ("s", "h", "m", "r", "t", "f", "c")
+# sipmsg_validate() letters, either case (unknown ones are ignored).
+VALIDATE_FLAGS = ("s", "S", "h", "H", "m", "M", "r", "R", "t", "T", "f", "F", "c", "C")
 
 
 def _codec(name: str) -> Function:
@@ -75,7 +76,7 @@ EXPORTS = ModuleExports(
         Function(
             "sipmsg_validate",
             (Arg("flags", optional=True, choices=VALIDATE_FLAGS), Arg("result_pvar", ArgKind.VAR, optional=True)),
-            routes=R | O | F | B, doc="Letters (either case) choosing extra checks.",
+            routes=R | O | F | B, doc="flags: a string of letters choosing extra checks.",
         ),
         Function("change_reply_status", (Arg("code", ArgKind.INT), Arg("reason")), routes=O),
         Function("list_hdr_has_option", (Arg("hdr_name"), Arg("option")), routes=_ROFBL),

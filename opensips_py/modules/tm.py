@@ -81,8 +81,9 @@ EXPORTS = ModuleExports(
         ),
         Function("t_was_cancelled", (), routes=R | F | O | B),
         Function(
-            "t_cancel_branch", (Arg("flags", optional=True, choices=("a", "o")),), routes=O,
-            doc="Letters: a = all branches, o = the other branches; none = the current one.",
+            "t_cancel_branch", (Arg("flags", optional=True, choices=("a", "A", "o", "O")),), routes=O,
+            doc="A string of letters: a = all branches, o = the other branches; empty = the current one; "
+                "another letter is a start-up error.",
         ),
         Function("t_add_hdrs", (Arg("hdrs"),), routes=R),
         Function("t_add_cancel_reason", (Arg("reason_hdr"),), routes=R),
@@ -101,9 +102,8 @@ EXPORTS = ModuleExports(
         ),
         Function(
             "t_inject_branches",
-            (Arg("source", choices=("msg", "message", "event", "events")),
-             Arg("flags", optional=True, choices=("cancel", "c", "l"))),
-            routes=R | O,
+            (Arg("source", choices=("msg", "message", "event", "events")), Arg("flags", optional=True)),
+            routes=R | O, doc="flags: \"cancel\", or letters c (cancel) and l (last); other letters are ignored.",
         ),
         Function("t_wait_for_new_branches", (Arg("branches", ArgKind.INT, optional=True),), routes=R),
         Function("t_wait_no_more_branches", (), routes=R | F | O | B),

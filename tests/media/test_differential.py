@@ -1,0 +1,234 @@
+"""Interop 2: the same ng commands sent to the real rtpengine and to our relay give the same replies
+once relay-chosen values (ports, ICE credentials, fingerprints, keys, o= version) are normalised.
+
+Flows: the design guide's WebRTC-gateway legs (browser→SIP, SIP→browser, browser→browser, SIP→SIP),
+hold/unhold re-offers from either side, and one flag at a time for the flags docs/media.md lists.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.media.conftest import load_sdp
+from tests.media.flows import Normaliser, Step, run_flow
+
+BASE = "trust-address replace-origin replace-session-connection"
+WEB_TO_SIP = f"{BASE} rtcp-mux-demux ICE=remove RTP/AVP"
+SIP_TO_WEB = (f"{BASE} rtcp-mux-require no-rtcp-attribute generate-mid ICE=force transcode-PCMU "
+              "transcode-G722 SDES-off UDP/TLS/RTP/SAVPF")
+WEB_TO_WEB = f"{BASE} rtcp-mux-require no-rtcp-attribute generate-mid ICE=force SDES-off UDP/TLS/RTP/SAVPF"
+SIP_TO_SIP = f"{BASE} RTP/AVP"
+
+
+def _sendonly(sdp: str) -> str:
+    return sdp.replace("a=sendrecv", "a=sendonly")
+
+
+def _recvonly(sdp: str) -> str:
+    return sdp.replace("a=sendrecv", "a=recvonly")
+
+
+def _inactive(sdp: str) -> str:
+    return sdp.replace("a=sendrecv", "a=inactive")
+
+
+def _zero_hold(sdp: str) -> str:
+    return sdp.replace("c=IN IP4 192.0.2.60", "c=IN IP4 0.0.0.0")
+
+
+def _no_direction(sdp: str) -> str:
+    return sdp.replace("a=sendrecv\r\n", "")
+
+
+FLOWS: dict[str, list[Step]] = {
+    "guide_web_to_sip": [
+        Step("offer", "chrome_offer", "a", flags=WEB_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "guide_sip_to_web": [
+        Step("offer", "phone_offer", "a", flags=SIP_TO_WEB),
+        Step("answer", "chrome_answer", "a", "b", flags=f"{BASE} rtcp-mux-demux ICE=remove RTP/AVP"),
+    ],
+    "guide_sip_to_web_browser_picks_opus": [
+        Step("offer", "phone_offer", "a", flags=f"{SIP_TO_WEB} transcode-opus"),
+        Step("answer", "chrome_answer_opus", "a", "b", flags=f"{BASE} ICE=remove RTP/AVP"),
+    ],
+    "guide_web_to_web": [
+        Step("offer", "chrome_offer", "a", flags=WEB_TO_WEB),
+        Step("answer", "chrome_answer", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "guide_sip_to_sip": [
+        Step("offer", "phone_offer", "a", flags=SIP_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=SIP_TO_SIP),
+    ],
+    "hold_unhold_from_caller": [
+        Step("offer", "phone_offer", "a", flags=SIP_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=SIP_TO_SIP),
+        Step("offer", "phone_offer", "a", "b", flags=SIP_TO_SIP, edit=_sendonly),
+        Step("answer", "phone_answer", "a", "b", flags=SIP_TO_SIP, edit=_recvonly),
+        Step("offer", "phone_offer", "a", "b", flags=SIP_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=SIP_TO_SIP),
+    ],
+    "hold_unhold_from_callee_zero_address": [
+        Step("offer", "phone_offer", "a", flags=SIP_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=SIP_TO_SIP),
+        Step("offer", "phone_answer", "b", "a", flags=SIP_TO_SIP, edit=_zero_hold),
+        Step("answer", "phone_offer", "b", "a", flags=SIP_TO_SIP, edit=_recvonly),
+        Step("offer", "phone_answer", "b", "a", flags=SIP_TO_SIP),
+        Step("answer", "phone_offer", "b", "a", flags=SIP_TO_SIP),
+    ],
+    "hold_inactive_browser_leg": [
+        Step("offer", "chrome_offer", "a", flags=WEB_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+        Step("offer", "chrome_offer", "a", "b", flags=WEB_TO_SIP, edit=_inactive),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force", edit=_inactive),
+        Step("offer", "chrome_offer", "a", "b", flags=WEB_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "reoffer_from_phone_towards_browser": [
+        Step("offer", "chrome_offer", "a", flags=WEB_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+        Step("offer", "phone_answer", "b", "a", flags=f"{BASE} ICE=force UDP/TLS/RTP/SAVPF", edit=_sendonly),
+        Step("answer", "chrome_answer", "b", "a", flags=f"{BASE} ICE=remove RTP/AVP"),
+    ],
+    "audio_video_browser_to_phone_video_rejected": [
+        Step("offer", "chrome_av_offer", "a", flags=WEB_TO_SIP),
+        Step("answer", "phone_answer_av", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "audio_video_browser_to_browser": [
+        Step("offer", "chrome_av_offer", "a", flags=WEB_TO_WEB),
+    ],
+    "dtls_passive_towards_browser": [
+        Step("offer", "chrome_offer", "a", flags=WEB_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force DTLS=passive"),
+    ],
+    "dtls_off_offers_sdes": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} ICE=force DTLS=off RTP/SAVP"),
+    ],
+    "srtp_offer_with_dtls_and_sdes": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} RTP/SAVPF"),
+    ],
+    "ice_default_keeps_browser_ice": [
+        Step("offer", "chrome_offer", "a", flags=f"{BASE} ICE=default RTP/AVP"),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE}"),
+    ],
+    "ice_default_on_plain_phone": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} ICE=default"),
+    ],
+    "rtcp_mux_offer_to_phone": [
+        Step("offer", "phone_offer_static", "a", flags=f"{BASE} rtcp-mux-offer"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "rtcp_mux_accept_browser_to_phone": [
+        Step("offer", "chrome_offer", "a", flags=f"{BASE} rtcp-mux-accept ICE=remove RTP/AVP"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "rtcp_mux_reject_browser_to_phone": [
+        Step("offer", "chrome_offer", "a", flags=f"{BASE} rtcp-mux-reject ICE=remove RTP/AVP"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "rtcp_mux_passthrough_browser_to_phone": [
+        Step("offer", "chrome_offer", "a", flags=f"{BASE} ICE=remove RTP/AVP"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "full_rtcp_attribute": [
+        Step("offer", "phone_offer_static", "a", flags=f"{BASE} full-rtcp-attribute"),
+    ],
+    "no_rtcp_attribute": [
+        Step("offer", "phone_offer_static", "a", flags=f"{BASE} no-rtcp-attribute"),
+    ],
+    "generate_mid_on_phone_offer": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} generate-mid"),
+    ],
+    "no_replace_keeps_origin": [
+        Step("offer", "phone_offer", "a", flags="trust-address"),
+        Step("answer", "phone_answer", "a", "b", flags="trust-address"),
+    ],
+    "media_address": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} media-address=203.0.113.5"),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} media-address=203.0.113.6"),
+    ],
+    "direction_unknown_interfaces_fall_back_to_default": [
+        Step("offer", "phone_offer", "a", flags=BASE, extra={"direction": ["priv", "pub"]}),
+    ],
+    "codec_strip_pcma": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} codec-strip-PCMA"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "codec_strip_all_transcode_pcmu_dtmf": [
+        Step("offer", "chrome_offer", "a",
+             flags=f"{WEB_TO_SIP} codec-strip-all codec-transcode-PCMU codec-transcode-telephone-event"),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "codec_mask_opus_transcode_pcmu": [
+        Step("offer", "chrome_offer", "a", flags=f"{WEB_TO_SIP} codec-mask-opus codec-transcode-PCMU"),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "codec_offer_reorders": [
+        Step("offer", "phone_offer_static", "a", flags=f"{BASE} codec-strip-all codec-offer-PCMA codec-offer-G722"),
+    ],
+    "codec_dict_keys": [
+        Step("offer", "chrome_offer", "a", flags=WEB_TO_SIP,
+             extra={"codec": {"strip": ["opus", "red"], "transcode": ["G722"]}}),
+        Step("answer", "phone_answer_126", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "answer_with_other_dtmf_number_and_ptime": [
+        Step("offer", "phone_offer", "a", flags=SIP_TO_SIP),
+        Step("answer", "phone_answer_126", "a", "b", flags=SIP_TO_SIP),
+    ],
+    "transcode_opus_towards_phone_answer_pcmu": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} transcode-opus"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "original_sendrecv": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} original-sendrecv", edit=_sendonly),
+    ],
+    "no_direction_attribute_defaults_to_sendrecv": [
+        Step("offer", "phone_offer", "a", flags=BASE, edit=_no_direction),
+    ],
+    "strip_extmap": [
+        Step("offer", "chrome_offer", "a", flags=f"{WEB_TO_WEB} strip-extmap"),
+    ],
+    "replace_sdp_version": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} replace-SDP-version"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+        Step("offer", "phone_offer", "a", "b", flags=f"{BASE} replace-SDP-version"),
+        Step("offer", "phone_offer", "a", "b", flags=f"{BASE} replace-SDP-version", edit=_sendonly),
+    ],
+    "forked_offer_two_branches": [
+        Step("offer", "phone_offer", "a", flags=BASE, via_branch="z9hG4bK-1"),
+        Step("offer", "phone_offer", "a", flags=BASE, via_branch="z9hG4bK-2"),
+        Step("answer", "phone_answer", "a", "b2", flags=BASE, via_branch="z9hG4bK-2"),
+    ],
+    "errors_answer_unknown_call": [
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "errors_bad_sdp": [
+        Step("offer", "phone_offer", "a", flags=BASE, edit=lambda sdp: "x=garbage\r\n" + sdp),
+    ],
+    "errors_missing_from_tag": [
+        Step("offer", "phone_offer", "", flags=BASE, extra={"from-tag": b""}),
+    ],
+    "delete_whole_call_then_unknown": [
+        Step("offer", "phone_offer", "a", flags=SIP_TO_SIP),
+        Step("delete", None, "a", extra={"from-tag": b""}),
+        Step("delete", None, "a"),
+    ],
+}
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("flow", sorted(FLOWS))
+def test_relay_answers_like_real_rtpengine(flow: str, relay, real, relay_process, real_rtpengine) -> None:
+    steps = FLOWS[flow]
+    ours = run_flow(relay, steps, load_sdp)
+    theirs = run_flow(real, steps, load_sdp)
+    our_view = Normaliser(34000, 34999)
+    their_view = Normaliser(35000, 35999)
+    for index, (mine, reference) in enumerate(zip(ours, theirs)):
+        assert our_view.reply(mine) == their_view.reply(reference), f"step {index} ({steps[index].command})"
+
+
+def test_normaliser_keeps_port_structure() -> None:
+    view = Normaliser(34000, 34999)
+    lines = view.sdp("m=audio 34010 RTP/AVP 0\r\na=rtcp:34011\r\nm=audio 34020 RTP/AVP 0\r\na=rtcp:34020\r\n")
+    assert lines[:4] == ["m=audio PORT0 RTP/AVP 0", "a=rtcp:RTP+1", "m=audio PORT1 RTP/AVP 0", "a=rtcp:RTP"]

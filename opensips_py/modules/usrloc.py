@@ -44,9 +44,10 @@ EXPORTS = ModuleExports(
         ModParam("cachedb_url", ParamType.STR, None),
         ModParam("timer_interval", ParamType.INT, 60),
         ModParam(
-            "db_mode", ParamType.INT, None, versions=VersionSpan(until="4.0"),
-            doc="Deprecated alias of working_mode_preset: 0 no-db, 1 sql-write-through, 2 sql-write-back, "
-                "3 sql-only; an error together with working_mode_preset. Removed in 4.0.",
+            "db_mode", ParamType.INT, None, versions=VersionSpan(until="4.0"), renamed_to="working_mode_preset",
+            doc="Deprecated alias of working_mode_preset: 0 single-instance-no-db, 1 "
+                "single-instance-sql-write-through, 2 single-instance-sql-write-back, 3 sql-only; an error "
+                "together with working_mode_preset. Removed in 4.0.",
         ),
         ModParam(
             "working_mode_preset", ParamType.STR, "single-instance-no-db",
@@ -58,8 +59,8 @@ EXPORTS = ModuleExports(
         ),
         ModParam("sql_write_mode", ParamType.STR, "none", doc="none, write-through or write-back."),
         ModParam(
-            "shared_pinging", ParamType.INT, None, versions=VersionSpan(until="4.0"),
-            doc="Deprecated (3.x): use pinging_mode.",
+            "shared_pinging", ParamType.INT, None, versions=VersionSpan(until="4.0"), renamed_to="pinging_mode",
+            doc="Deprecated (3.x), removed in 4.0: pinging_mode.",
         ),
         ModParam(
             "pinging_mode", ParamType.STR, None,

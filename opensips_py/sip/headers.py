@@ -1,5 +1,7 @@
 """Typed views of the header values a proxy reads, parsed from the (unfolded) value text.
 
+The views are plain slotted dataclasses for speed; treat them as read-only (edits go through lumps).
+
 Each `parse_*` function takes a header value as it appears after the colon, with folding already turned into
 single spaces, and returns immutable views. Parameter values are kept as written (a quoted value keeps its
 quotes; use `unquote`). They raise `SIPParseError(400)` on malformed input, e.g. the empty parameters of
@@ -100,7 +102,7 @@ def _after_element(text: str, pos: int, allow_list: bool, what: str) -> int:
 
 # -- Via ------------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Via:
     """One Via value (RFC 3261 §20.42): sent-protocol, sent-by and parameters.
 
@@ -185,7 +187,7 @@ def parse_via_list(value: str) -> list[Via]:
 
 # -- name-addr: From, To, Contact, Route, Record-Route, Path ---------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NameAddr:
     """[display-name] <URI> *(;param), or a bare URI with header parameters after it.
 
@@ -199,13 +201,13 @@ class NameAddr:
     params: dict[str, str | None]
     raw: str
     bracketed: bool = True
-    _uri: list[URI] = field(default_factory=list, repr=False, compare=False)
+    _uri: URI | None = field(default=None, repr=False, compare=False)
 
     @property
     def uri(self) -> URI:
-        if not self._uri:
-            self._uri.append(URI(self.uri_text))
-        return self._uri[0]
+        if self._uri is None:
+            self._uri = URI(self.uri_text)
+        return self._uri
 
     @property
     def tag(self) -> str | None:
@@ -215,7 +217,7 @@ class NameAddr:
         return self.raw
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Contact(NameAddr):
     """A Contact value (RFC 3261 §20.10, RFC 5626): expires, q, +sip.instance, reg-id; `*` is `is_star`."""
 
@@ -316,7 +318,7 @@ def parse_contacts(value: str) -> list[Contact]:
     """Contact values of one header; `*` gives a single Contact with is_star=True."""
     stripped = value.strip(" \t")
     if stripped == "*":
-        return [Contact(None, "*", {}, "*", False, is_star=True)]
+        return [Contact(None, "*", {}, "*", False, None, True)]
     items: list[Contact] = []
     pos = 0
     while True:
@@ -329,7 +331,7 @@ def parse_contacts(value: str) -> list[Contact]:
 
 # -- CSeq, Content-Type, token lists ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CSeq:
     """CSeq: a sequence number below 2**32 and the method (RFC 3261 §20.16)."""
 
@@ -347,7 +349,7 @@ def parse_cseq(value: str) -> CSeq:
     return CSeq(parse_uint(match.group(1), "CSeq number", 2**32 - 1), match.group(2))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MediaType:
     """Content-Type: type/subtype (lower-cased) and parameters."""
 

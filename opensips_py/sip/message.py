@@ -23,7 +23,7 @@ bytes.
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from typing import Any, Callable
 from opensips_py.sip.digest import Challenge, Credentials, parse_challenge, parse_credentials
 from opensips_py.sip.errors import SIPParseError
 from opensips_py.sip.headers import (
@@ -54,6 +54,26 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _VERSION_RE = re.compile(r"[Ss][Ii][Pp]/([0-9]{1,3})\.([0-9]{1,3})")
 _FOLD_RE = re.compile(r"[ \t]*\r?\n[ \t]+")
 _CL_VALUE_RE = re.compile(r"[^:]*:[ \t]*")
+
+
+class cached_view:
+    """Like functools.cached_property without its per-access lock (Python 3.11): parse once, then the value
+    sits in the instance dict and later reads are plain attribute reads. A parse error is not cached."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self.func(obj)
+        obj.__dict__[self.name] = value
+        return value
 
 
 def _bad(detail: str) -> SIPParseError:
@@ -150,7 +170,7 @@ class Message:
 
     # -- generic header access ------------------------------------------------------------------------------
 
-    @cached_property
+    @cached_view
     def headers(self) -> list[HeaderField]:
         """Every header line in order."""
         return [HeaderField(i, key, line) for i, (key, line) in enumerate(zip(self._keys, self._lines))]
@@ -186,7 +206,7 @@ class Message:
 
     # -- typed views (parsed on first read, then cached) ----------------------------------------------------
 
-    @cached_property
+    @cached_view
     def via(self) -> list[Via]:
         """Every Via value, top first, across all Via header lines."""
         vias: list[Via] = []
@@ -205,35 +225,35 @@ class Message:
         vias = self.via
         return vias[1] if len(vias) > 1 else None
 
-    @cached_property
+    @cached_view
     def from_(self) -> NameAddr | None:
         value = self._first("from")
         return parse_name_addr(value, "From") if value is not None else None
 
-    @cached_property
+    @cached_view
     def to(self) -> NameAddr | None:
         value = self._first("to")
         return parse_name_addr(value, "To") if value is not None else None
 
-    @cached_property
+    @cached_view
     def call_id(self) -> str | None:
         value = self._first("call-id")
         if value is not None and (not value or " " in value or "\t" in value):
             raise _bad(f"bad Call-ID {value!r}")
         return value
 
-    @cached_property
+    @cached_view
     def cseq(self) -> CSeq | None:
         value = self._first("cseq")
         return parse_cseq(value) if value is not None else None
 
-    @cached_property
+    @cached_view
     def max_forwards(self) -> int | None:
         """The Max-Forwards value as sent (leading zeros allowed; the maxfwd module clamps it)."""
         value = self._first("max-forwards")
         return parse_uint(value, "Max-Forwards") if value is not None else None
 
-    @cached_property
+    @cached_view
     def contacts(self) -> list[Contact]:
         """Every Contact value across all Contact lines; a `*` is one Contact with is_star=True."""
         contacts: list[Contact] = []
@@ -255,15 +275,15 @@ class Message:
             items.extend(parse_name_addr_list(value, what))
         return items
 
-    @cached_property
+    @cached_view
     def route(self) -> list[NameAddr]:
         return self._name_addr_list("route", "Route")
 
-    @cached_property
+    @cached_view
     def record_route(self) -> list[NameAddr]:
         return self._name_addr_list("record-route", "Record-Route")
 
-    @cached_property
+    @cached_view
     def path(self) -> list[NameAddr]:
         return self._name_addr_list("path", "Path")
 
@@ -273,29 +293,29 @@ class Message:
         value = self._first("content-length")
         return int(value) if value is not None else None
 
-    @cached_property
+    @cached_view
     def content_type(self) -> MediaType | None:
         value = self._first("content-type")
         return parse_media_type(value) if value is not None else None
 
-    @cached_property
+    @cached_view
     def expires(self) -> int | None:
         value = self._first("expires")
         return parse_delta_seconds(value) if value is not None else None
 
-    @cached_property
+    @cached_view
     def authorization(self) -> list[Credentials]:
         return [parse_credentials(v) for v in self._all("authorization")]
 
-    @cached_property
+    @cached_view
     def proxy_authorization(self) -> list[Credentials]:
         return [parse_credentials(v) for v in self._all("proxy-authorization")]
 
-    @cached_property
+    @cached_view
     def www_authenticate(self) -> list[Challenge]:
         return [parse_challenge(v) for v in self._all("www-authenticate")]
 
-    @cached_property
+    @cached_view
     def proxy_authenticate(self) -> list[Challenge]:
         return [parse_challenge(v) for v in self._all("proxy-authenticate")]
 
@@ -305,27 +325,27 @@ class Message:
             tokens.extend(parse_token_list(value, what))
         return tokens
 
-    @cached_property
+    @cached_view
     def supported(self) -> list[str]:
         return self._tokens("supported", "Supported")
 
-    @cached_property
+    @cached_view
     def require(self) -> list[str]:
         return self._tokens("require", "Require")
 
-    @cached_property
+    @cached_view
     def proxy_require(self) -> list[str]:
         return self._tokens("proxy-require", "Proxy-Require")
 
-    @cached_property
+    @cached_view
     def unsupported(self) -> list[str]:
         return self._tokens("unsupported", "Unsupported")
 
-    @cached_property
+    @cached_view
     def allow(self) -> list[str]:
         return self._tokens("allow", "Allow")
 
-    @cached_property
+    @cached_view
     def sdp(self) -> SessionDescription | None:
         """The body as SDP when Content-Type is application/sdp and the body is not empty."""
         content_type = self.content_type
@@ -500,7 +520,7 @@ class Request(Message):
         self.ruri_text = ruri_text
         self.version = version
 
-    @cached_property
+    @cached_view
     def ruri(self) -> URI:
         """The Request-URI as received (edits go to `set_ruri`)."""
         return URI(self.ruri_text)

@@ -26,11 +26,15 @@ PART2_MODULES = (
     "prometheus", "db_sqlite", "db_mysql", "db_postgres", "db_text", "db_flatstore", "db_virtual",
     "cachedb_local", "cachedb_redis", "clusterer", "acc", "cfgutils", "avpops", "sqlops", "dialplan",
     "permissions", "exec", "json", "topology_hiding",
+    "uri", "domain", "alias_db", "group", "presence", "pua", "pike", "ratelimit", "siprec",
+    "b2b_entities", "b2b_logic", "event_route", "stir_shaken", "rest_client", "statistics", "benchmark",
+    "mmgeoip",
+    "rtpproxy", "presence_xml", "xcap", "load_balancer", "mi_script", "carrierroute", "msilo", "aaa_diameter",
 )
 
-# Every OpenSIPS branch the tables may name as a bound: the targets plus the releases between them, so
-# that "added in 3.5" stays exact.
-BRANCHES = ("3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "4.0")
+# Every OpenSIPS branch the tables may name as a bound: the targets, the releases between them (so
+# that "added in 3.5" stays exact) and 2.4, the last release of modules removed in 3.0 (uri).
+BRANCHES = ("2.4", "3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "4.0")
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "opensips-modules.md"
 

@@ -7,7 +7,7 @@ from opensips_py.sip.digest import (
     parse_challenge, parse_credentials,
 )
 from opensips_py.sip.errors import REASON_PHRASES, SIPParseError
-from opensips_py.sip.framing import CRLF_PONG, KeepAlive, StreamFramer
+from opensips_py.sip.framing import CRLF_PONG, KeepAlive, StreamFramer, is_keepalive_datagram
 from opensips_py.sip.headers import Contact, CSeq, MediaType, NameAddr, Via, quote, unquote
 from opensips_py.sip.message import (
     KNOWN_METHODS, MAX_MESSAGE_SIZE, HeaderField, Lumps, Message, Request, Response, parse_message,
@@ -22,6 +22,6 @@ __all__ = [
     "KeepAlive", "Lumps", "MAX_MESSAGE_SIZE", "MediaType", "Message", "NameAddr", "REASON_PHRASES", "Request",
     "Response", "SIPParseError", "SessionDescription", "StreamFramer", "URI", "Via", "build_authorization",
     "build_challenge", "build_reply", "calc_ha1", "calc_response", "check_response", "default_to_tag",
-    "escape", "header_key", "parse_challenge", "parse_credentials", "parse_message", "parse_uri", "quote",
+    "escape", "header_key", "is_keepalive_datagram", "parse_challenge", "parse_credentials", "parse_message", "parse_uri", "quote",
     "unescape", "unquote",
 ]

@@ -16,12 +16,18 @@ import re
 from opensips_py.sip.errors import SIPParseError
 from opensips_py.sip.message import MAX_MESSAGE_SIZE
 
-__all__ = ["KeepAlive", "StreamFramer", "CRLF_PONG"]
+__all__ = ["KeepAlive", "StreamFramer", "CRLF_PONG", "is_keepalive_datagram"]
 
 CRLF_PONG = b"\r\n"
 
 _CONTENT_LENGTH_RE = re.compile(r"^(?:content-length|l)[ \t]*:[ \t]*(.*?)[ \t]*\r?$", re.I | re.M)
 _FOLD_RE = re.compile(r"\r?\n[ \t]+")
+
+
+def is_keepalive_datagram(data: bytes) -> bool:
+    """True for a UDP datagram that only holds CRLF/NUL/space padding: some UAs send these to keep their NAT
+    binding open (OpenSIPS drops such tiny datagrams); drop it without a reply and without a parse error."""
+    return not data.strip(b"\r\n\x00 \t")
 
 
 class KeepAlive(enum.Enum):

@@ -525,6 +525,18 @@ class Request(Message):
         """The Request-URI as received (edits go to `set_ruri`)."""
         return URI(self.ruri_text)
 
+    @property
+    def effective_ruri(self) -> URI:
+        """The Request-URI that will be sent: the rewritten one when set, else the received one (OpenSIPS's
+        GET_RURI, what `$ru` reads)."""
+        new = self.lumps.new_uri
+        if new is None:
+            return self.ruri
+        cached = self.__dict__.get("_effective_ruri")
+        if cached is None or cached.raw != new:
+            cached = self.__dict__["_effective_ruri"] = URI(new)
+        return cached
+
     def set_ruri(self, uri: str | URI) -> None:
         """Write this Request-URI when serializing (OpenSIPS's $ru / rewrite_uri)."""
         text = str(uri)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from opensips_py.sip import CRLF_PONG, KeepAlive, SIPParseError, StreamFramer, parse_message
+from opensips_py.sip import (
+    CRLF_PONG, KeepAlive, SIPParseError, StreamFramer, is_keepalive_datagram, parse_message,
+)
 
 MSG1 = (b"MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: 5\r\n\r\nhello")
 MSG2 = (b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK2\r\nContent-Length:  0\r\n\r\n")
@@ -62,3 +64,8 @@ def test_too_large_header_or_body_gets_513() -> None:
 def test_folded_content_length_is_still_found() -> None:
     msg = MSG1.replace(b"l: 5", b"Content-Length:\r\n 5")
     assert StreamFramer().feed(msg) == [msg]
+
+
+def test_crlf_and_nul_datagrams_are_keepalives_not_messages() -> None:
+    assert all(is_keepalive_datagram(d) for d in (b"\r\n\r\n", b"\r\n", b"\x00\x00\x00\x00", b""))
+    assert not is_keepalive_datagram(MSG2)

@@ -193,7 +193,7 @@ def test_rewrite_request_uri_keeps_every_other_byte() -> None:
     msg.set_ruri("sip:bob@192.0.2.4:5062;transport=tcp")
     assert msg.serialize() == INVITE.replace(b"INVITE sip:bob@biloxi.example.com SIP/2.0",
                                              b"INVITE sip:bob@192.0.2.4:5062;transport=tcp SIP/2.0")
-    assert msg.ruri.host == "biloxi.example.com"
+    assert msg.ruri.host == "biloxi.example.com" and msg.effective_ruri.port == 5062
     assert msg.apply_lumps().ruri.port == 5062
 
 

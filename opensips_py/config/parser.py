@@ -608,6 +608,8 @@ def syntax_diagnostic(exc: UnexpectedInput, source: Source, text: str) -> Diagno
             hint = f"quote it: \"{value}\" (OpenSIPS compares with literals and $variables only)"
         elif token.type == "LPAR" and "LPAR" not in expected:
             hint = "a call always needs a name before '('"
+    if source_line[column - 1:].startswith("//"):
+        hint = "OpenSIPS has no // comments: use # or /* … */"
     return Diagnostic("E001", Severity.ERROR, location, "syntax error: " + message, hint=hint)
 
 

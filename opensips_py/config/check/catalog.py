@@ -105,7 +105,12 @@ RULES: tuple[Rule, ...] = (
          "A module loaded without one it needs: registrar without usrloc, db_url without a db_* module "
          "(upstream #616), tls_mgm without a TLS library in 3.x, mi_http without httpd.",
          _HEAD + 'loadmodule "registrar.so"\n',
-         _HEAD + 'loadmodule "usrloc.so"\nloadmodule "registrar.so"\n', fixable=True),
+         _HEAD + 'loadmodule "sl.so"\nloadmodule "signaling.so"\nloadmodule "usrloc.so"\n'
+                 'loadmodule "registrar.so"\n', fixable=True),
+    Rule("N208", N, "module not checked",
+         "A real OpenSIPS module for which opensips-py has no exports table yet: its parameters, functions and "
+         "variables are not verified, and unknown-function findings become warnings.",
+         _HEAD + 'loadmodule "fraud_detection.so"\n', _HEAD + 'loadmodule "tm.so"\n'),
     Rule("E207", E, "tls_mgm setting without a declared [domain]",
          "In 3.x and 4.0 every per-domain tls_mgm parameter (certificate, private_key, ca_list, tls_method, "
          "verify_cert…) is written \"[domain]value\" for a domain declared with server_domain or "

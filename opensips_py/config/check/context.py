@@ -83,6 +83,13 @@ class Context:
     def is_loaded(self, module: str) -> bool:
         return module in self.loaded
 
+    def unchecked_modules(self) -> list[str]:
+        """Loaded real OpenSIPS modules we have no exports table for."""
+        from opensips_py.config.check.exports_index import exports_index
+        from opensips_py.modules.names import OPENSIPS_MODULES
+        index = exports_index()
+        return sorted(m for m in self.loaded if m not in index.modules and m in OPENSIPS_MODULES)
+
     def route(self, kind: str, name: str | None) -> ast.Route | None:
         return self.routes.get((kind, _normal_name(kind, name)))
 

@@ -114,6 +114,8 @@ class _VarFlow:
     def _ever_set(self) -> set[str]:
         names: set[str] = set()
         for node in walk_nodes(self.ctx.config):
+            if isinstance(node, ast.Call) and not exports_index().functions.get(node.name):
+                names |= _vars_named_in(node)
             if isinstance(node, ast.Assign) and _var_name(node.target):
                 names.add(_var_name(node.target))
             elif isinstance(node, ast.ForEach) and _var_name(node.var):
@@ -220,9 +222,13 @@ class _VarFlow:
             self._read(node, state, chain)
             return state
         if isinstance(node, ast.Call):
+            if not exports_index().functions.get(node.name) and self.ctx.route("route", node.name) is None:
+                # a function we know nothing about may write any $var named in its arguments
+                return state | _vars_named_in(node)
             outputs = _output_vars(node)
-            for arg in node.args:
-                if isinstance(arg, ast.PVar) and _var_name(arg) in outputs:
+            output_slots = _output_slots(node)
+            for i, arg in enumerate(node.args):
+                if i in output_slots:
                     continue
                 self._arg(arg, state, chain)
             sub = self.ctx.route("route", node.name)
@@ -309,14 +315,40 @@ def _var_name(pvar) -> str | None:
     return None
 
 
+def _output_slots(call: ast.Call) -> set[int]:
+    """Argument positions that every form of the function uses as output variables."""
+    slots: set[int] | None = None
+    for offer in exports_index().functions.get(call.name, []):
+        mine = {i for i, spec in enumerate(offer.item.args) if spec.kind == ArgKind.VAR}
+        slots = mine if slots is None else slots & mine
+    return slots or set()
+
+
 def _output_vars(call: ast.Call) -> set[str]:
     """$var names a call writes (its VAR arguments)."""
     offers = exports_index().functions.get(call.name, [])
     names: set[str] = set()
     for offer in offers:
         for arg, spec in zip(call.args, offer.item.args):
-            if spec.kind == ArgKind.VAR and _var_name(arg):
+            if spec.kind != ArgKind.VAR:
+                continue
+            if _var_name(arg):
                 names.add(_var_name(arg))
+            elif isinstance(arg, ast.Str) and arg.value.startswith("$var("):
+                names.add(arg.value[5:].split(")", 1)[0])
+    return names
+
+
+def _vars_named_in(call: ast.Call) -> set[str]:
+    names: set[str] = set()
+    for node in walk_nodes(call.args):
+        if _var_name(node):
+            names.add(_var_name(node))
+        elif isinstance(node, ast.Str) and "$var(" in node.value:
+            try:
+                names |= {_var_name(p.pvar) for p in parse_format(node.value) if p.pvar and _var_name(p.pvar)}
+            except PVarSyntaxError:
+                pass
     return names
 
 

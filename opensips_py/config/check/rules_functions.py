@@ -1,12 +1,13 @@
 """Function calls: E301–E303, E305–E308, V601/V603 for functions, P702 call sites, P704."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from opensips_py.config import ast
 from opensips_py.config.check.context import Context, prefix_edit, span_edit, walk_nodes
 from opensips_py.config.check.exports_index import exports_index
-from opensips_py.config.diagnostics import Fix
+from opensips_py.config.diagnostics import Fix, Severity
 from opensips_py.config.printer import Printer
 from opensips_py.modules import core
 from opensips_py.modules.exports import ArgKind, Function
@@ -121,6 +122,11 @@ def _unknown_function(ctx: Context, call: ast.Call) -> None:
     close = difflib.get_close_matches(name, list(exports_index().functions), n=2, cutoff=0.8)
     if close:
         hint = "did you mean " + " or ".join(f"{c}()" for c in close) + "?"
+    unchecked = ctx.unchecked_modules()
+    if unchecked:
+        ctx.report("E301", call.pos, f"unknown function {name}() (unless {', '.join(unchecked)} exports it: "
+                   "opensips-py has no table for that)", hint=hint, severity=Severity.WARNING)
+        return
     ctx.report("E301", call.pos, f"unknown function {name}()", hint=hint)
 
 
@@ -196,6 +202,8 @@ def _check_arg(ctx: Context, call: ast.Call, i: int, arg, spec) -> Problem | Non
     if kind == ArgKind.VAR:
         if isinstance(arg, ast.PVar) and _writable(arg):
             return None
+        if isinstance(arg, ast.Str) and arg.value.startswith("$"):
+            return None  # "$var(x)": OpenSIPS parses the string as the variable
         return Problem("E303", arg.pos, f"{where} must be a writable variable ($var(x), $avp(y)…)")
     if kind == ArgKind.ANY:
         return None
@@ -212,7 +220,9 @@ def _check_arg(ctx: Context, call: ast.Call, i: int, arg, spec) -> Problem | Non
     if isinstance(arg, (ast.Str, ast.FoldedStr)):
         value = arg.value
         if spec.choices:
-            bad = [w.strip() for w in value.split(",") if w.strip() and w.strip() not in spec.choices]
+            known = {c.split("=", 1)[0].lower() for c in spec.choices}
+            bad = [w.strip() for w in re.split(r"[,|]", value)
+                   if w.strip() and w.strip().split("=", 1)[0].lower() not in known]
             if spec.choices and all(len(c) == 1 for c in spec.choices):  # letter flags: "Bp"
                 bad = [c for c in value if c not in spec.choices and c not in ", "]
             if bad and "$" not in value:

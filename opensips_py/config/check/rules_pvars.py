@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from opensips_py.config import ast
 from opensips_py.config.check.context import Context, span_edit, walk_nodes
 from opensips_py.config.check.exports_index import exports_index
-from opensips_py.config.diagnostics import Fix
+from opensips_py.config.diagnostics import Fix, Severity
 from opensips_py.config.printer import Printer
 from opensips_py.config.pvar import PVarSyntaxError, parse_format
 from opensips_py.modules import core
@@ -27,7 +27,7 @@ def check_pvars(ctx: Context) -> None:
 
 
 def _format_strings(call: ast.Call) -> Iterator[ast.Str]:
-    static = _static_positions(call.name)
+    static = _static_positions(call.name, len(call.args))
     for i, arg in enumerate(call.args):
         if i in static:
             continue
@@ -39,10 +39,10 @@ def _format_strings(call: ast.Call) -> Iterator[ast.Str]:
             yield from (p for p in arg.parts if isinstance(p, ast.Str))
 
 
-def _static_positions(name: str) -> set[int]:
+def _static_positions(name: str, count: int) -> set[int]:
     """Argument positions that are never expanded (static strings, flag and route names)."""
     if name in ("xlog", "xdbg", "log", "error"):
-        return {0} if name == "xlog" else set()
+        return {0} if name == "xlog" and count == 2 else set()
     offers = exports_index().functions.get(name, [])
     positions: set[int] | None = None
     for offer in offers:
@@ -120,6 +120,11 @@ def _unknown(ctx: Context, pvar: ast.PVar, where: ast.Pos) -> None:
         close = difflib.get_close_matches(name, list(exports_index().pvars), n=2, cutoff=0.75)
         if close:
             hint = "did you mean " + " or ".join(f"${c}" for c in close) + "?"
+    unchecked = ctx.unchecked_modules()
+    if unchecked:
+        ctx.report("E501", where, f"unknown pseudo-variable ${name} (unless {', '.join(unchecked)} exports it: "
+                   "opensips-py has no table for that)", hint=hint, severity=Severity.WARNING)
+        return
     ctx.report("E501", where, f"unknown pseudo-variable ${name}", hint=hint)
 
 
@@ -137,7 +142,9 @@ def _known(ctx: Context, pvar: ast.PVar, offers: list, where: ast.Pos, in_string
                    hint=f"use {renamed}" if renamed else None, fix=fix)
         return
     takes_arg = any(o.item.takes_arg for o in in_target)
-    bare_ok = any(not o.item.takes_arg for o in in_target) or name in core.PV_ARG_OPTIONAL
+    # only the core's table says exactly which variables have a bare form too
+    bare_ok = any(not o.item.takes_arg for o in in_target) or name in core.PV_ARG_OPTIONAL or any(
+        o.module != "core" for o in in_target)
     if pvar.arg is None and not bare_ok:
         ctx.report("E501", where, f"${name} needs an argument: ${name}(…)")
         return

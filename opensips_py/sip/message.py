@@ -47,8 +47,10 @@ KNOWN_METHODS = frozenset({
     "INFO", "REFER", "MESSAGE", "UPDATE",
 })
 
-# Headers that may appear once only (RFC 3261 §7.3.1: not a comma-separated list).
-_SINGLE_VALUED = ("from", "to", "call-id", "cseq", "max-forwards", "content-type", "content-length")
+# Headers that identify the transaction or dialog and so must appear once (RFC 4475 multi01). Content-Length
+# is checked when framing; a repeated Content-Type is tolerated (first wins), as OpenSIPS does and as real
+# UAs send it (corpus capture irontec_sngrep__tests_ipv6frag).
+_SINGLE_VALUED = ("from", "to", "call-id", "cseq", "max-forwards")
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _VERSION_RE = re.compile(r"[Ss][Ii][Pp]/([0-9]{1,3})\.([0-9]{1,3})")
@@ -363,8 +365,8 @@ class Message:
     def validate(self) -> None:
         """The checks a proxy makes before routing (RFC 3261 §8.2, §16.3 step 1); raises SIPParseError.
 
-        Mandatory headers present (Via, From, To, Call-ID, CSeq), single-valued headers not repeated, every
-        typed view parses.
+        Mandatory headers present (Via, From, To, Call-ID, CSeq); From, To, Call-ID, CSeq and Max-Forwards not
+        repeated; every typed view parses.
         """
         missing = [name for name in ("via", "from", "to", "call-id", "cseq") if name not in self._index]
         if missing:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from opensips_py.modules import exports_of, known_modules
+from opensips_py.modules._docgen import render_module_doc, render_page
 from opensips_py.modules.exports import (
     VERSIONS, ArgKind, Dependency, Function, ModParam, ModuleExports, RouteType, VersionSpan, version_key,
 )
@@ -240,8 +241,9 @@ def _table_names(table: ModuleExports) -> set[str]:
 
 def test_reference_names_every_module_of_this_part_it_covers() -> None:
     covered = set(_reference_names())
-    assert {"proto_tcp", "tls_mgm", "httpd", "mi_http", "prometheus", "db_sqlite", "cachedb_local",
-            "clusterer"} <= covered
+    assert {"proto_udp", "proto_tcp", "proto_tls", "proto_ws", "proto_wss", "tls_mgm", "httpd", "mi_fifo",
+            "mi_http", "prometheus", "db_sqlite", "db_mysql", "db_postgres", "cachedb_local", "cachedb_redis",
+            "clusterer", "acc", "exec", "json", "cfgutils", "avpops", "sqlops", "dialplan", "permissions"} <= covered
 
 
 def test_not_exports_lists_only_names_the_reference_gives() -> None:
@@ -256,3 +258,20 @@ def test_every_name_the_reference_gives_a_module_is_in_its_table(module: str) ->
     table = _table(module)
     missing = sorted(_reference_names()[module] - _table_names(table) - set(NOT_EXPORTS.get(module, {})))
     assert not missing, f"{module}: reference names not in the table: {missing}"
+
+
+# --- generated docs ---------------------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "modules-part2.md"
+
+
+def test_docs_page_is_the_one_the_tables_generate() -> None:
+    """docs/modules-part2.md is regenerated with: python -m opensips_py.modules._docgen <PART2_MODULES>."""
+    assert DOCS.read_text(encoding="utf-8") == render_page(list(PART2_MODULES))
+
+
+def test_tls_mgm_docs_say_per_domain_values_need_the_domain_prefix() -> None:
+    page = render_module_doc(_table("tls_mgm"))
+    for param in ("certificate", "private_key", "ca_list", "tls_method", "verify_cert", "require_cert"):
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{param}` |"))
+        assert '"[domain]value"' in row and "repeatable" in row

@@ -8,7 +8,8 @@ from opensips_py.modules.exports import (
 EXPORTS = ModuleExports(
     name="b2b_entities",
     doc="Server (UAS) and client (UAC) entities with their own dialog state, driven by b2b_logic or, since "
-        "3.4, directly from the script as UA sessions (ua_session_*; events E_UA_SESSION).",
+        "3.4, directly from the script as UA sessions (ua_session_*; events E_UA_SESSION). Without uac_auth "
+        "it only warns, and cannot answer authentication challenges.",
     functions=(
         Function(
             "ua_session_server_init",

@@ -47,8 +47,8 @@ EXPORTS = ModuleExports(
         ModParam("cluster_pres_events", ParamType.STR, doc="Comma list of events replicated (default: all)."),
     ),
     mi=(
-        MICommand("refreshWatchers", ("presentity_uri", "event", "refresh_type"), versions=VersionSpan(until="4.0"),
-                  doc="Old spelling of refresh_watchers (gone in 4.0)."),
+        MICommand("refreshWatchers", ("presentity_uri", "event", "refresh_type"),
+                  versions=VersionSpan(until="4.0"), doc="Old spelling of refresh_watchers (gone in 4.0)."),
         MICommand("refresh_watchers", ("presentity_uri", "event", "refresh_type"),
                   alias_4_0="presence:refresh_watchers", doc="Resend NOTIFYs (refresh_type 0) or re-read state."),
         MICommand("cleanup", (), alias_4_0="presence:cleanup", doc="Run the expired-records sweep now."),

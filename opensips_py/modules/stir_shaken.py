@@ -53,7 +53,8 @@ EXPORTS = ModuleExports(
                   doc="$identity(header|x5u|attest|origid|iat|orig|dest|…): parts of the Identity header."),
     ),
     mi=(
-        MICommand("stir_shaken_ca_reload", (), versions=VersionSpan(since="3.5"), alias_4_0="stir_shaken:ca_reload"),
+        MICommand("stir_shaken_ca_reload", (), versions=VersionSpan(since="3.5"),
+                  alias_4_0="stir_shaken:ca_reload"),
         MICommand("stir_shaken_crl_reload", (), versions=VersionSpan(since="3.5"),
                   alias_4_0="stir_shaken:crl_reload"),
     ),

@@ -48,7 +48,8 @@ EXPORTS = ModuleExports(
     ),
     params=(
         ModParam("db_url", ParamType.STR, versions=_GONE),
-        ModParam("db_table", ParamType.STR, versions=_GONE, doc='Default "uri" with use_uri_table, else "subscriber".'),
+        ModParam("db_table", ParamType.STR, versions=_GONE,
+                 doc='Default "uri" with use_uri_table, else "subscriber".'),
         ModParam("user_column", ParamType.STR, "username", versions=_GONE),
         ModParam("domain_column", ParamType.STR, "domain", versions=_GONE),
         ModParam("uriuser_column", ParamType.STR, "uri_user", versions=_GONE),

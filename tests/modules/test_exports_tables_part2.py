@@ -16,7 +16,7 @@ import pytest
 from opensips_py.modules import exports_of, known_modules
 from opensips_py.modules._docgen import render_module_doc, render_page
 from opensips_py.modules.exports import (
-    VERSIONS, ArgKind, Dependency, Function, ModParam, ModuleExports, RouteType, VersionSpan, version_key,
+    ArgKind, Dependency, Function, ModParam, ModuleExports, RouteType, VersionSpan, version_key,
 )
 from opensips_py.modules.not_opensips import NOT_OPENSIPS_MODULES
 
@@ -243,7 +243,8 @@ def test_reference_names_every_module_of_this_part_it_covers() -> None:
     covered = set(_reference_names())
     assert {"proto_udp", "proto_tcp", "proto_tls", "proto_ws", "proto_wss", "tls_mgm", "httpd", "mi_fifo",
             "mi_http", "prometheus", "db_sqlite", "db_mysql", "db_postgres", "cachedb_local", "cachedb_redis",
-            "clusterer", "acc", "exec", "json", "cfgutils", "avpops", "sqlops", "dialplan", "permissions"} <= covered
+            "clusterer", "acc", "exec", "json", "cfgutils", "avpops", "sqlops", "dialplan",
+            "permissions"} <= covered
 
 
 def test_not_exports_lists_only_names_the_reference_gives() -> None:

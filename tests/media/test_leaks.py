@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import os
 
-from tests.media.conftest import load_sdp
+import pytest
+
+from opensips_py.media.embedded import start_embedded_relay
+from opensips_py.media.ngclient import NgClient
+from tests.media.conftest import free_udp_port, load_sdp
 from tests.media.flows import opensips_flags
 
 CYCLES = 5000
@@ -14,8 +18,20 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def test_5000_offer_answer_delete_cycles_leave_nothing_behind(relay, relay_process) -> None:
-    pid = relay_process.pid
+@pytest.fixture()
+def fresh_relay():
+    """A relay process of its own, so other tests' calls do not blur the count."""
+    handle = start_embedded_relay(("127.0.0.1", free_udp_port()), port_min=33000, port_max=33999,
+                                  delete_delay=0, log_level=3)
+    client = NgClient(*handle.address, timeout=2.0)
+    yield handle, client
+    client.close()
+    handle.stop()
+
+
+def test_5000_offer_answer_delete_cycles_leave_nothing_behind(fresh_relay) -> None:
+    handle, relay = fresh_relay
+    pid = handle.pid
     offer_sdp, answer_sdp = load_sdp("chrome_offer"), load_sdp("phone_answer")
     offer_flags = opensips_flags(f"{BASE} rtcp-mux-demux ICE=remove RTP/AVP")
     answer_flags = opensips_flags(f"{BASE} ICE=force")

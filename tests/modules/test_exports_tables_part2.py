@@ -149,7 +149,9 @@ def test_not_opensips_names_have_no_table_and_say_what_to_use() -> None:
     for name, replacement in NOT_OPENSIPS_MODULES.items():
         assert name not in known_modules()
         assert replacement
+    assert "not_opensips" not in known_modules()
     assert "httpd" in NOT_OPENSIPS_MODULES["mi_rest"] and "mi_http" in NOT_OPENSIPS_MODULES["mi_rest"]
+    assert NOT_OPENSIPS_MODULES["mysql"] == "db_mysql"
 
 
 # --- the reference covers nothing our tables lack ---------------------------------------------------------

@@ -30,14 +30,40 @@ def priority(type_preference: int, local_preference: int, component: int) -> int
 
 
 def candidate_line(foundation: str, component: int, address: str, port: int, type_name: str = "host",
-                   local_preference: int = 0, related: tuple[str, int] | None = None) -> str:
+                   local_preference: int = 0, related: tuple[str, int] | None = None,
+                   type_preference: int | None = None) -> str:
     """The value of one a=candidate attribute."""
+    if type_preference is None:
+        type_preference = TYPE_PREFERENCE[type_name]
     value = (f"{foundation} {component} UDP "
-             f"{priority(TYPE_PREFERENCE[type_name], local_preference, component)} {address} {port} "
+             f"{priority(type_preference, local_preference, component)} {address} {port} "
              f"typ {type_name}")
     if type_name != "host" and related is not None:
         value += f" raddr {related[0]} rport {related[1]}"
     return value
+
+
+def preference_below_peer(candidates: list[tuple[int, str, int]], type_name: str) -> tuple[int, int]:
+    """(type, local) preference just above the peer's best candidate of our type, for when the relay
+    is one candidate among the peer's own (rtpengine new_priority, used in ICE passthrough).
+
+    `candidates` are (priority, type, component) of the received a=candidate lines, in SDP order.
+    """
+    type_preference = TYPE_PREFERENCE[type_name]
+    local_preference = 0
+    best = priority(type_preference, local_preference, 1)
+    for cand_priority, cand_type, component in candidates:
+        if cand_priority <= best and cand_type == type_name and component == 1:
+            type_preference = cand_priority >> 24
+            local_preference = 65535 - ((cand_priority >> 8) & 0xFFFF)
+            if local_preference:
+                local_preference -= 1
+            else:
+                if type_preference:
+                    type_preference -= 1
+                local_preference = 65535
+            best = priority(type_preference, local_preference, 1)
+    return type_preference, local_preference
 
 
 def is_stun(data: bytes) -> bool:

@@ -179,25 +179,40 @@ def _dtls_lines(media: CallMedia, certificate: DtlsCertificate) -> list[str]:
     return [f"a=setup:{setup}", f"a=fingerprint:{name} {digest}"]
 
 
+def _received_candidates(section: ParsedMedia | None) -> list[tuple[int, str, int]]:
+    out = []
+    for item in section.all(Attr.CANDIDATE) if section is not None else []:
+        try:
+            out.append((int(item.data["priority"]), item.data["type"].lower(), int(item.data["component"])))
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
 def _candidate_lines(media: CallMedia, rtp: PacketStream, rtcp: PacketStream | None,
-                     flags: NgFlags) -> list[str]:
+                     flags: NgFlags, section: ParsedMedia | None) -> list[str]:
     type_name = "relay" if flags.ice is Ice.FORCE_RELAY else "host"
+    interface = media.interface
+    assert interface is not None
+    type_preference = ice.TYPE_PREFERENCE[type_name]
+    local_preference = interface.unique_id
+    if media.has(F.PASSTHRU) and section is not None:
+        type_preference, local_preference = ice.preference_below_peer(_received_candidates(section),
+                                                                       type_name)
     lines = []
     for ps in (rtp, rtcp):
         if ps is None:
             continue
-        interface = media.interface
-        assert interface is not None
         address = our_address(ps, flags, False, with_family=False)
         related = (address, ps.local_port) if type_name != "host" else None
         lines.append("a=candidate:" + ice.candidate_line(interface.foundation, ps.component, address,
-                                                         ps.local_port, type_name, interface.unique_id,
-                                                         related))
+                                                         ps.local_port, type_name, local_preference,
+                                                         related, type_preference))
     return lines
 
 
 def _media_section(media: CallMedia, flags: NgFlags, is_active: bool, force_end_of_ice: bool,
-                   certificate: DtlsCertificate) -> list[str]:
+                   certificate: DtlsCertificate, section: ParsedMedia | None) -> list[str]:
     out: list[str] = []
     if media.media_id is not None:
         out.append(f"a=mid:{media.media_id}")
@@ -226,7 +241,7 @@ def _media_section(media: CallMedia, flags: NgFlags, is_active: bool, force_end_
         if media.has(F.TRICKLE_ICE) and media.ice_ufrag is not None:
             out.append("a=ice-options:trickle")
         if media.has(F.ICE):
-            out += _candidate_lines(media, rtp, rtcp, flags)
+            out += _candidate_lines(media, rtp, rtcp, flags, section)
     if media.has(F.TRICKLE_ICE) and media.ice_ufrag is not None:
         out.append("a=end-of-candidates")
     elif force_end_of_ice:
@@ -339,7 +354,7 @@ def rewrite_sdp(parsed: ParsedSdp, monologue: Monologue, flags: NgFlags, out_ctx
         is_active = bool(section.port) and rtp is not None and rtp.socket is not None
         had_end = section.first(Attr.END_OF_CANDIDATES) is not None
         output += [f"{text}{CRLF}" for text in
-                   _media_section(media, flags, is_active, had_end, out_ctx.certificate)]
+                   _media_section(media, flags, is_active, had_end, out_ctx.certificate, section)]
     body = "".join(output)
     if flags.replace_sdp_version and version_line is not None:
         body = _check_version(body, version_line, monologue)

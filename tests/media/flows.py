@@ -114,11 +114,13 @@ class Normaliser:
                 line = (f"a=candidate:{self._token('FOUNDATION', match.group(1))} {match.group(2)} "
                         f"{match.group(3)} {match.group(4)} {match.group(5)} "
                         f"{self._port(int(match.group(6)), rtp_port)} {match.group(7)}")
+            line = re.sub(r" rport (\d+)", lambda m: " rport " + self._port(int(m.group(1)), rtp_port), line)
             line = re.sub(r"^a=ice-ufrag:(.*)$", lambda m: "a=ice-ufrag:" + self._token("UFRAG", m.group(1)),
                           line)
             line = re.sub(r"^a=ice-pwd:(.*)$", lambda m: "a=ice-pwd:" + self._token("PWD", m.group(1)), line)
             line = re.sub(r"^(a=fingerprint:\S+ )(\S+)$", lambda m: m.group(1) + "DIGEST", line)
             line = re.sub(r"inline:[A-Za-z0-9+/=]+", "inline:KEY", line)
+            line = re.sub(r"^a=rtpengine:\S+$", "a=rtpengine:INSTANCE", line)
             line = re.sub(r"^(o=\S+ \S+ )(\S+)", lambda m: m.group(1) + "VERSION", line)
             lines.append(line)
         return lines

@@ -194,6 +194,67 @@ FLOWS: dict[str, list[Step]] = {
         Step("offer", "phone_offer", "a", "b", flags=f"{BASE} replace-SDP-version"),
         Step("offer", "phone_offer", "a", "b", flags=f"{BASE} replace-SDP-version", edit=_sendonly),
     ],
+    "ice_optional": [
+        Step("offer", "chrome_offer", "a", flags=f"{BASE} ICE=optional RTP/AVP"),
+    ],
+    "ice_force_relay": [
+        Step("offer", "chrome_offer", "a", flags=f"{BASE} ICE=force-relay"),
+    ],
+    "trickle_ice_flag": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} ICE=force trickle-ICE"),
+    ],
+    "ice_lite_forward": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} ICE=force", extra={"ICE-lite": "forward"}),
+    ],
+    "reject_ice": [
+        Step("offer", "chrome_offer", "a", flags=f"{BASE} reject-ICE RTP/AVP"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "ice_restart_from_browser": [
+        Step("offer", "chrome_offer", "a", flags=WEB_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+        Step("offer", "chrome_offer", "a", "b", flags=WEB_TO_SIP,
+             edit=lambda sdp: sdp.replace("a=ice-ufrag:Bx6v", "a=ice-ufrag:Zz9q")),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "dtls_fingerprint_sha1": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} ICE=force UDP/TLS/RTP/SAVPF SDES-off DTLS-fingerprint=sha-1"),
+    ],
+    "sdes_no_suites": [
+        Step("offer", "phone_offer", "a",
+             flags=f"{BASE} DTLS=off RTP/SAVP SDES-no-NULL_HMAC_SHA1_80 SDES-no-NULL_HMAC_SHA1_32 "
+                   "SDES-no-F8_128_HMAC_SHA1_80 SDES-no-F8_128_HMAC_SHA1_32"),
+    ],
+    "asymmetric_and_strict_source": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} asymmetric strict-source"),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} media-handover"),
+    ],
+    "loop_protect": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} loop-protect"),
+    ],
+    "single_codec_answer": [
+        Step("offer", "phone_offer_static", "a", flags=BASE),
+        Step("answer", "phone_offer_static", "a", "b", flags=f"{BASE} single-codec"),
+    ],
+    "reuse_codecs_reoffer": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} reuse-codecs"),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+        Step("offer", "phone_offer_static", "a", "b", flags=f"{BASE} reuse-codecs"),
+    ],
+    "codec_accept_and_always_transcode": [
+        Step("offer", "chrome_offer", "a", flags=f"{WEB_TO_SIP} codec-accept-opus always-transcode"),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "ptime_forced": [
+        Step("offer", "phone_offer", "a", flags=BASE, extra={"ptime": 30}),
+        Step("answer", "phone_answer", "a", "b", flags=BASE),
+    ],
+    "address_family_ip6_without_ip6_interface": [
+        Step("offer", "phone_offer", "a", flags=f"{BASE} address-family=IP6"),
+    ],
+    "sip_source_address_uses_received_from": [
+        Step("offer", "phone_offer", "a", flags="SIP-source-address replace-origin"),
+    ],
     "forked_offer_two_branches": [
         Step("offer", "phone_offer", "a", flags=BASE, via_branch="z9hG4bK-1"),
         Step("offer", "phone_offer", "a", flags=BASE, via_branch="z9hG4bK-2"),

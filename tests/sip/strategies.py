@@ -128,7 +128,7 @@ def sip_messages(draw: st.DrawFn) -> GeneratedMessage:
     lines.append("CSeq" + draw(separators) + f"{cseq} {method}")
     if draw(st.booleans()):
         lines.append("Max-Forwards" + draw(separators) + str(draw(st.integers(0, 255))))
-    unknown: dict[str, list[str]] = {}
+    extra: list[tuple[str, str]] = []                                # (name, value) of unknown headers
     for _ in range(draw(st.integers(0, 4))):
         name = "X-" + draw(tokens)
         value = draw(free_text)
@@ -137,9 +137,15 @@ def sip_messages(draw: st.DrawFn) -> GeneratedMessage:
             cut = value.index(" ")
             written = value[:cut] + "\r\n" + draw(st.sampled_from([" ", "\t", "   "])) + value[cut + 1:]
         lines.append(name + draw(separators) + written)
-        unknown.setdefault(name.lower(), []).append(value)
+        extra.append((name, value))
     order = draw(st.permutations(range(len(lines))))
+    known = len(lines) - len(extra)
     lines = [lines[i] for i in order]
+    unknown: dict[str, list[str]] = {}
+    for i in order:
+        if i >= known:
+            name, value = extra[i - known]
+            unknown.setdefault(name.lower(), []).append(value)
     # Via values, in order, as one block: all in one line (comma-separated) or one line each.
     via_values = [draw(vias(b)) for b in branches]
     if draw(st.booleans()):

@@ -33,9 +33,14 @@ def grammar_path() -> Path:
 
 @functools.cache
 def lark_parser() -> Lark:
-    """The grammar, compiled once (LALR tables are cached on disk by Lark between runs)."""
+    """The grammar, compiled once per process (Lark keeps the compiled tables in a cache file keyed by the
+    grammar's hash, so a new process skips the LALR construction); parse() gives a Lark tree."""
     return Lark(grammar_path().read_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=False, cache=False)
+                maybe_placeholders=False, cache=True)
+
+
+def _parse_to_ast(text: str, source: Source, diagnostics: list[Diagnostic]) -> ast.Config:
+    return _ToAst(source, diagnostics).transform(lark_parser().parse(text))
 
 
 # ---------------------------------------------------------------------------------------------- literals
@@ -667,11 +672,11 @@ class ParseResult:
 
 def parse_source(source: Source, diagnostics: list[Diagnostic] | None = None) -> ParseResult:
     diagnostics = diagnostics if diagnostics is not None else []
-    parser = lark_parser()
     text = source.text
+    attempt: list[Diagnostic] = []
     try:
-        tree = parser.parse(text)
-        config = _ToAst(source, diagnostics).transform(tree)
+        config = _parse_to_ast(text, source, attempt)
+        diagnostics.extend(attempt)
         return ParseResult(config, source, diagnostics)
     except UnexpectedInput:
         pass
@@ -681,12 +686,14 @@ def parse_source(source: Source, diagnostics: list[Diagnostic] | None = None) ->
         chunk = "\n" * first + "\n".join(lines[first:end])
         if not chunk.strip():
             continue
+        chunk_diagnostics: list[Diagnostic] = []
         try:
-            tree = parser.parse(chunk)
+            config = _parse_to_ast(chunk, source, chunk_diagnostics)
         except UnexpectedInput as exc:
             diagnostics.append(syntax_diagnostic(exc, source, chunk))
             continue
-        statements.extend(_ToAst(source, diagnostics).transform(tree).statements)
+        diagnostics.extend(chunk_diagnostics)
+        statements.extend(config.statements)
     return ParseResult(ast.Config(statements), source, diagnostics)
 
 

@@ -1,6 +1,6 @@
 """Markdown reference pages generated from the exports tables, so the docs say what the tables say.
 
-    python -m opensips_py.modules._docgen tm sl … > docs/modules-part1.md
+    python -m opensips_py.modules._docgen --all > docs/modules.md
 """
 from __future__ import annotations
 
@@ -157,11 +157,13 @@ def render_module_doc(exports: ModuleExports) -> str:
 
 def render_page(names: list[str]) -> str:
     """The page for several modules, with a header saying where it comes from."""
+    from opensips_py.modules import known_modules
+    args = "--all" if list(names) == list(known_modules()) else " ".join(names)
     header = [
         "# Module reference",
         "",
         "Generated from the exports tables (`opensips_py/modules/<module>.py`) by "
-        f"`python -m opensips_py.modules._docgen {' '.join(names)}`; do not edit by hand.",
+        f"`python -m opensips_py.modules._docgen {args}`; do not edit by hand.",
         "",
         "Routes: R request, F failure, O onreply, B branch, E error, L local, S startup, T timer, V event. "
         f"Versions: the OpenSIPS versions we track ({', '.join(VERSIONS)}) in which the entry exists. "
@@ -181,8 +183,11 @@ def render_page(names: list[str]) -> str:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m opensips_py.modules._docgen MODULE…", file=sys.stderr)
+        print("usage: python -m opensips_py.modules._docgen --all | MODULE…", file=sys.stderr)
         return 2
+    if argv == ["--all"]:
+        from opensips_py.modules import known_modules
+        argv = list(known_modules())
     sys.stdout.write(render_page(argv))
     return 0
 

@@ -21,7 +21,7 @@ EXPORTS = ModuleExports(
         Function(
             "stir_shaken_auth",
             (Arg("attest"), Arg("origid"), Arg("cert"), Arg("pkey"), Arg("x5u"), Arg("orig", optional=True),
-             Arg("dest", optional=True), Arg("out", optional=True)),
+             Arg("dest", optional=True), Arg("out", ArgKind.VAR, optional=True)),
             routes=R, versions=VersionSpan(since="3.3"),
             doc="Sign (see above); with out, the Identity value goes to a variable instead of the request.",
         ),

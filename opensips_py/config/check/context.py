@@ -62,6 +62,8 @@ class Context:
     load_order: list[ast.LoadModule] = field(default_factory=list)
     routes: dict[tuple[str, str | None], ast.Route] = field(default_factory=dict)
     _reported: set = field(default_factory=set)
+    _nodes: dict = field(default_factory=dict)
+    _all: list | None = None
 
     def __post_init__(self) -> None:
         for stmt in self.config.statements:
@@ -147,10 +149,23 @@ class Context:
     def strings_anywhere(self) -> set[str]:
         """Every string literal value in the config (names of routes armed by modules, for W403)."""
         found: set[str] = set()
-        for node in walk_nodes(self.config):
+        for node in self.all_nodes():
             if isinstance(node, ast.Str):
                 found.add(node.value)
         return found
+
+    def nodes_of(self, route: ast.Route) -> list:
+        """Every node of a route's body, computed once per check."""
+        key = id(route)
+        nodes = self._nodes.get(key)
+        if nodes is None:
+            nodes = self._nodes[key] = list(walk_nodes(route.body))
+        return nodes
+
+    def all_nodes(self) -> list:
+        if self._all is None:
+            self._all = list(walk_nodes(self.config))
+        return self._all
 
 
 def _route_key(route: ast.Route) -> str | None:
@@ -163,22 +178,36 @@ def _normal_name(kind: str, name: str | None) -> str | None:
     return name
 
 
+_SKIPPED_FIELDS = frozenset({"pos", "name_pos", "target_pos", "value_pos", "raw", "text", "items", "dialect",
+                             "name", "op", "value_pos", "context", "long_form", "short_transforms", "parens",
+                             "interval", "kind"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        names = getattr(cls, "__dataclass_fields__", {})
+        fields = tuple(n for n in names if n not in _SKIPPED_FIELDS)
+        _CHILD_FIELDS[cls] = fields
+    return fields
+
+
 def walk_nodes(node) -> Iterator:
     """Every AST node under `node`, depth first (lists and tuples followed)."""
     stack = [node]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        current = stack.pop()
-        if current is None or isinstance(current, (str, int)):
+        current = pop()
+        if current is None or current.__class__ in (str, int, bool):
             continue
-        if isinstance(current, (list, tuple)):
-            stack.extend(reversed(current))
+        if current.__class__ in (list, tuple):
+            extend(reversed(current))
             continue
         yield current
-        fields = getattr(current, "__dataclass_fields__", None)
+        fields = _child_fields(current.__class__)
         if fields:
-            children = [getattr(current, name) for name in fields if name not in ("pos", "name_pos",
-                                                                                   "target_pos", "value_pos")]
-            stack.extend(reversed(children))
+            extend([getattr(current, name) for name in reversed(fields)])
 
 
 def statements(block_or_stmt) -> list:

@@ -64,7 +64,7 @@ def _stmt(ctx: Context, stmt, in_loop: bool) -> None:
 
 def check_expressions(ctx: Context) -> None:
     for route in ctx.config.routes():
-        for node in walk_nodes(route.body):
+        for node in ctx.nodes_of(route):
             if isinstance(node, ast.Compare):
                 _compare(ctx, node)
             elif isinstance(node, ast.Assign):
@@ -113,7 +113,7 @@ class _VarFlow:
 
     def _ever_set(self) -> set[str]:
         names: set[str] = set()
-        for node in walk_nodes(self.ctx.config):
+        for node in self.ctx.all_nodes():
             if isinstance(node, ast.Call) and not exports_index().functions.get(node.name):
                 names |= _vars_named_in(node)
             if isinstance(node, ast.Assign) and _var_name(node.target):
@@ -131,7 +131,7 @@ class _VarFlow:
             if route.kind in ("branch_route", "failure_route", "onreply_route", "local_route"):
                 # They run after the request route in the same message: only a $var set nowhere at all is
                 # certainly stale there.
-                for node in walk_nodes(route.body):
+                for node in self.ctx.nodes_of(route):
                     if isinstance(node, ast.PVar) and _var_name(node) and _var_name(node) not in self.ever_set:
                         self._warn(node, route_label(route), never=True)
                 continue

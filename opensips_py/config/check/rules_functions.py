@@ -28,7 +28,7 @@ class Problem:
 
 def check_calls(ctx: Context) -> None:
     for route in ctx.config.routes():
-        for node in walk_nodes(route.body):
+        for node in ctx.nodes_of(route):
             if isinstance(node, ast.Call):
                 _check_call(ctx, node)
             elif isinstance(node, ast.AsyncCall):
@@ -139,12 +139,12 @@ def _check_arguments(ctx: Context, call: ast.Call, entries: list[Function], othe
     for entry in other_versions:
         if not _problems(ctx, call, entry):
             span = entry.versions
-            when = (f"OpenSIPS {span.since}+" if span.since and not span.until else
+            when = (f"OpenSIPS {span.since} and later" if span.since and not span.until else
                     f"OpenSIPS before {span.until}" if span.until and not span.since else
-                    f"OpenSIPS {span.since}–{span.until}")
+                    f"OpenSIPS {span.since} to {span.until}")
             current = results[-1][0]
-            ctx.report("V603", call.pos, f"{call.name}() is written the {when} way, not the OpenSIPS "
-                       f"{ctx.target} way", hint=current.doc or None)
+            ctx.report("V603", call.pos, f"{call.name}() is written as {when} wants it, not as OpenSIPS "
+                       f"{ctx.target} does", hint=current.doc or None)
             return
     _, problems = results[-1]
     for problem in problems:

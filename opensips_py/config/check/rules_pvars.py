@@ -18,7 +18,7 @@ _FORMAT_FREE_FUNCTIONS = frozenset()
 
 def check_pvars(ctx: Context) -> None:
     for route in ctx.config.routes():
-        for node in walk_nodes(route.body):
+        for node in ctx.nodes_of(route):
             if isinstance(node, ast.PVar):
                 _check(ctx, node, in_string=None)
             elif isinstance(node, ast.Call):

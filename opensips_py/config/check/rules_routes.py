@@ -35,10 +35,10 @@ def _static_target(call: ast.RouteCall) -> str | None:
     return None
 
 
-def route_calls(node) -> Iterator[tuple[str, ast.Pos, object]]:
-    """(route name, position, node) for every static route reference under a node: route(x), async resume
-    routes, launch report routes, calls of guide-dialect function blocks."""
-    for child in walk_nodes(node):
+def route_calls(nodes) -> Iterator[tuple[str, ast.Pos, object]]:
+    """(route name, position, node) for every static route reference among nodes: route(x), async resume
+    routes, launch report routes."""
+    for child in nodes:
         if isinstance(child, ast.RouteCall):
             name = _static_target(child)
             if name is not None:
@@ -49,8 +49,8 @@ def route_calls(node) -> Iterator[tuple[str, ast.Pos, object]]:
             yield child.report_route, child.pos, child
 
 
-def _function_calls(ctx: Context, node) -> Iterator[ast.Call]:
-    for child in walk_nodes(node):
+def _function_calls(ctx: Context, nodes) -> Iterator[ast.Call]:
+    for child in nodes:
         if isinstance(child, ast.Call):
             route = ctx.route("route", child.name)
             if route is not None and route.dialect == "function":
@@ -88,7 +88,7 @@ def check_definitions(ctx: Context) -> None:
                        fix=Fix("rename to route", (prefix_edit(route.pos, len("request_route"), "route"),)))
         elif route.dialect == "function":
             _function_block(ctx, route)
-    for node in walk_nodes(ctx.config):
+    for node in ctx.all_nodes():
         if isinstance(node, ast.RouteCall):
             name = _static_target(node)
             if name is not None and name in words and _unquoted(ctx, node.target_pos):
@@ -106,7 +106,7 @@ def _unquoted(ctx: Context, pos: ast.Pos) -> bool:
 def _function_block(ctx: Context, route: ast.Route) -> None:
     edits = [Edit(route.pos.file, (route.pos.line, route.pos.column), (route.body.pos.line, route.body.pos.column),
                   f"route[{route.name}] ")]
-    for node in walk_nodes(route.body):
+    for node in ctx.nodes_of(route):
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Int) and node.value.value == 0:
             edits.append(span_edit(node.value.pos, "-1"))
     ctx.report("P702", route.pos, f"'function {route.name}()' is not OpenSIPS syntax: OpenSIPS has routes",
@@ -120,14 +120,15 @@ def check_references(ctx: Context) -> None:
     called: set[str] = set()
     dynamic = False
     for route in ctx.config.routes():
-        for name, pos, node in route_calls(route.body):
+        nodes = ctx.nodes_of(route)
+        for name, pos, node in route_calls(nodes):
             called.add(name)
             if ctx.route("route", name) is None:
                 ctx.report("E401", pos, f"route[{name}] is not defined",
                            hint="OpenSIPS only finds this at start-up (\"called route is not defined\")")
-        for call in _function_calls(ctx, route.body):
+        for call in _function_calls(ctx, nodes):
             called.add(call.name)
-        for node in walk_nodes(route.body):
+        for node in nodes:
             if isinstance(node, ast.RouteCall) and _static_target(node) is None:
                 dynamic = True
     strings = ctx.strings_anywhere()
@@ -148,16 +149,17 @@ def check_references(ctx: Context) -> None:
 
 def check_route_types(ctx: Context) -> None:
     """E304: every function reached from a top-level route must allow that route's type."""
+    visited: set = set()
     for route in ctx.config.routes():
         if not is_top_level(route):
             continue
         route_type = ROUTE_TYPE_OF_KIND[route.kind]
-        _walk_route(ctx, route, route_type, [route_label(route)], set())
+        _walk_route(ctx, route, route_type, [route_label(route)], visited)
     if ctx.target is not None:
         # OpenSIPS parses every route[...] as a request route, whoever calls it.
         for route in ctx.config.routes():
             if not is_top_level(route):
-                for call in _calls(route.body):
+                for call in _calls(ctx.nodes_of(route)):
                     allowed = _allowed(ctx, call.name)
                     if allowed is not None and not allowed & RouteType.REQUEST:
                         ctx.report("E304", call.pos, f"{call.name}() cannot be used in {route_label(route)}: "
@@ -166,8 +168,8 @@ def check_route_types(ctx: Context) -> None:
                                         "directly there")
 
 
-def _calls(node) -> Iterator[ast.Call]:
-    for child in walk_nodes(node):
+def _calls(nodes) -> Iterator[ast.Call]:
+    for child in nodes:
         if isinstance(child, ast.Call):
             yield child
         elif isinstance(child, ast.AsyncCall):
@@ -185,21 +187,22 @@ def _allowed(ctx: Context, name: str) -> RouteType | None:
 
 
 def _walk_route(ctx: Context, route: ast.Route, route_type: RouteType, chain: list[str], visiting: set) -> None:
-    key = (route.kind, route.name)
+    key = (route.kind, route.name, route_type)
     if key in visiting:
-        return
-    visiting = visiting | {key}
-    for call in _calls(route.body):
+        return  # already walked for this route type (the first chain found is the one reported)
+    visiting.add(key)
+    nodes = ctx.nodes_of(route)
+    for call in _calls(nodes):
         allowed = _allowed(ctx, call.name)
         if allowed is not None and not allowed & route_type:
             via = " → ".join(chain)
             ctx.report("E304", call.pos, f"{call.name}() cannot be used in a {_TYPE_NAMES[route_type]} "
                        f"(reached from {via})", hint=f"{call.name}() is allowed in {_type_list(allowed)}")
-    for name, _, node in route_calls(route.body):
+    for name, _, node in route_calls(nodes):
         sub = ctx.route("route", name)
         if sub is not None:
             _walk_route(ctx, sub, route_type, chain + [f"route({name})"], visiting)
-    for call in _function_calls(ctx, route.body):
+    for call in _function_calls(ctx, nodes):
         sub = ctx.route("route", call.name)
         _walk_route(ctx, sub, route_type, chain + [f"{call.name}()"], visiting)
 

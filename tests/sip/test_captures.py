@@ -9,7 +9,7 @@ from opensips_py.sip import Request, StreamFramer, build_reply, parse_message
 
 from .capture import sip_datagrams, tcp_streams
 
-CAPTURES = sorted(Path("/work/shared/corpus/traces/pcap").iterdir())
+CAPTURES = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpus" / "traces" / "pcap").iterdir())
 UDP_CAPTURES = [p for p in CAPTURES if "Over-TCP" not in p.name]
 
 

@@ -16,7 +16,7 @@ from opensips_py.sip import (
 )
 from opensips_py.sip.sdp import SessionDescription
 
-CORPUS = Path("/work/shared/corpus/rfc4475")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "rfc4475"
 
 
 def load(name: str) -> bytes:

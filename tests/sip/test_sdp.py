@@ -12,7 +12,7 @@ from opensips_py.sip.sdp import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sip"
-CORPUS = Path("/work/shared/corpus/official/sipssert-opensips-tests")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "official" / "sipssert-opensips-tests"
 CHROME = (DATA / "chrome-offer.sdp").read_bytes()
 FIREFOX = (DATA / "firefox-offer.sdp").read_bytes()
 

@@ -212,6 +212,11 @@ class URI:
         return self.params.get("maddr")
 
     @property
+    def ob(self) -> bool:
+        """The `ob` parameter of RFC 5626 §5.3 (the edge proxy keeps the flow for this registration)."""
+        return "ob" in self.params
+
+    @property
     def params_text(self) -> str:
         """The parameters exactly as written, with their leading ';' ('' when none)."""
         return self._params_text

@@ -21,6 +21,7 @@ def test_host_only_and_ipv4_uris() -> None:
     uri = URI("sip:192.0.2.4")
     assert uri.user is None and uri.host == "192.0.2.4" and uri.port is None and uri.params == {}
     assert URI("SIP:Example.COM").scheme == "sip"
+    assert URI("sip:edge.example.com;lr;ob").ob and not URI("sip:edge.example.com;lr").ob
 
 
 def test_tel_uri_keeps_number_and_params() -> None:

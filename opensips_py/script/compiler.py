@@ -403,9 +403,7 @@ class Compiler:
                     code = 1
             ctx.return_values = [v(ctx) for v in extra]
             ctx.retcode = code
-            ctx.returning = True
-            if code == 0:
-                ctx.exit = True
+            ctx.returning = True  # a 0 stops the script once it reaches the caller (route_call / _finish)
 
         return run_return
 

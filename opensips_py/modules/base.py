@@ -82,6 +82,17 @@ class ModuleBase:
         """Statistics by OpenSIPS name."""
         return {}
 
+    def mi_commands(self) -> dict[str, Callable]:
+        """Management commands this module implements: OpenSIPS name -> handler(params) -> JSON-able result.
+        `params` is the JSON-RPC params (a dict of named params, or a list of positional ones); a handler
+        raises opensips_py.mi.MIError(code, message) for an MI error reply."""
+        return {}
+
+    async def serve(self) -> None:
+        """Long-running work of the live host (an MI listener, a pinger): started in the server's nursery
+        after init(), cancelled at shutdown. The default does nothing and returns at once."""
+        return None
+
     def function(self, name: str) -> Callable | None:
         """The implementation of script function `name`, or None when it is not implemented yet."""
         method = getattr(self, name, None)

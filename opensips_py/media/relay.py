@@ -26,12 +26,13 @@ MAX_DATAGRAM = 65_535
 class LocalSocket:
     """A bound UDP socket on one of our media ports, owned by at most one stream at a time."""
 
-    __slots__ = ("sock", "port", "address", "stream", "layer", "registered", "__weakref__")
+    __slots__ = ("sock", "port", "address", "stream", "layer", "registered", "ipv6", "__weakref__")
 
     def __init__(self, sock: socket.socket, address: str, port: int, layer: "SocketLayer") -> None:
         self.sock = sock
         self.address = address
         self.port = port
+        self.ipv6 = ":" in address
         self.stream: PacketStream | None = None
         self.layer = layer
         self.registered = False
@@ -46,22 +47,29 @@ class LocalSocket:
 
     def on_readable(self) -> None:
         """Drain what the kernel has queued (bounded), one `receive` per datagram."""
-        sock = self.sock
+        recvfrom = self.sock.recvfrom
+        stream = self.stream
+        if stream is None:
+            # a port whose stream is gone: read and drop, or the loop would spin on it
+            for _ in range(BATCH):
+                try:
+                    recvfrom(MAX_DATAGRAM)
+                except OSError:
+                    return
+            return
+        receive = stream.receive
+        ipv6 = self.ipv6
         now = time.time()
         for _ in range(BATCH):
             try:
-                data, source = sock.recvfrom(MAX_DATAGRAM)
+                data, source = recvfrom(MAX_DATAGRAM)
             except BlockingIOError:
                 return
             except OSError:
                 # ICMP errors from an earlier send surface here (ECONNREFUSED); count and go on.
-                stream = self.stream
-                if stream is not None:
-                    stream.errors += 1
+                stream.errors += 1
                 continue
-            stream = self.stream
-            if stream is not None:
-                stream.receive(data, source[:2], now)
+            receive(data, source[:2] if ipv6 else source, now)
 
     def close(self) -> None:
         self.layer.release(self)

@@ -142,7 +142,9 @@ class PacketStream:
         out = sink.socket
         if destination is None or out is None or not sink.filled or destination[1] == 0:
             return
-        if not out.send(data, destination):
+        try:
+            out.sock.sendto(data, destination)
+        except OSError:
             sink.errors += 1
 
     def _check_source(self, data: bytes, source: Endpoint, now: float) -> bool:

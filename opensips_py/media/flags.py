@@ -220,6 +220,12 @@ def _parse_word(flags: NgFlags, raw: str) -> None:
         flags.sdes_off = True
         flags.generate_mid = True
         return
+    if word.startswith("replace-"):
+        _replace_option(flags, word[len("replace-"):])
+        return
+    if word.startswith("rtcp-mux-"):
+        _rtcp_mux_option(flags, word[len("rtcp-mux-"):])
+        return
     prefixed = (
         ("from-tags-", None),
         ("SDES-no-", "sdes_no"), ("SDES-", "sdes"), ("OSRTP-", "osrtp"),
@@ -244,6 +250,26 @@ def _parse_word(flags: NgFlags, raw: str) -> None:
     flags.ignored.append(f"flag {raw!r}")
 
 
+def _replace_option(flags: NgFlags, item: str) -> None:
+    attribute = {"origin": "replace_origin", "session-connection": "replace_sess_conn",
+                 "session-name": "replace_sess_name", "sdp-version": "replace_sdp_version",
+                 "SDP-version": "replace_sdp_version", "username": "replace_username",
+                 "zero-address": "replace_zero_address"}.get(item.replace(" ", "-"))
+    if attribute:
+        setattr(flags, attribute, True)
+    else:
+        flags.ignored.append(f"replace {item!r}")
+
+
+def _rtcp_mux_option(flags: NgFlags, item: str) -> None:
+    attribute = {"offer": "rtcp_mux_offer", "require": "rtcp_mux_require", "demux": "rtcp_mux_demux",
+                 "accept": "rtcp_mux_accept", "reject": "rtcp_mux_reject"}.get(item)
+    if attribute:
+        setattr(flags, attribute, True)
+    else:
+        flags.ignored.append(f"rtcp-mux {item!r}")
+
+
 def _apply_prefixed(flags: NgFlags, target: str | None, value: str) -> None:
     if target is None:
         return
@@ -259,6 +285,20 @@ def _apply_prefixed(flags: NgFlags, target: str | None, value: str) -> None:
         flags.codec_except.add(value)
     else:
         getattr(flags, target).append(value)
+
+
+def _ice_option(flags: NgFlags, value: str) -> None:
+    """One ICE item: remove/force/default/optional/force-relay, or (later rtpengine) trickle, lite-*."""
+    if value in _ICE_VALUES:
+        flags.ice, flags.ice_given = _ICE_VALUES[value], True
+    elif value == "trickle":
+        flags.trickle_ice = True
+    elif value in ("no-lite", "lite-no", "lite-none", "lite-off"):
+        flags.ice_lite = IceLite.OFF
+    elif value == "lite" or value.startswith("lite-"):
+        flags.ice_lite = _ICE_LITE_VALUES.get(value[5:], IceLite.FORWARD)
+    elif value != "ice2":
+        flags.ignored.append(f"ICE {value!r}")
 
 
 def _sdes_option(flags: NgFlags, value: str) -> None:
@@ -288,8 +328,63 @@ def _learning_option(flags: NgFlags, value: str) -> None:
         flags.ignored.append(f"endpoint-learning {value!r}")
 
 
+def _split_top(text: str) -> list[str]:
+    """Split on spaces outside [brackets]."""
+    tokens, depth, current = [], 0, []
+    for char in text:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(0, depth - 1)
+        if char == " " and depth == 0:
+            if current:
+                tokens.append("".join(current))
+                current = []
+            continue
+        current.append(char)
+    if current:
+        tokens.append("".join(current))
+    return tokens
+
+
+def _rtpp_value(text: str):
+    if text.startswith("[") and text.endswith("]"):
+        items = _split_top(text[1:-1])
+        if any("=" in item and not item.startswith("[") for item in items):
+            out: dict[bytes, object] = {}
+            for item in items:
+                key, _, value = item.partition("=")
+                out[key.encode()] = _rtpp_value(value)
+            return out
+        return [_rtpp_value(item) for item in items]
+    return text.replace("..", " ").encode()
+
+
+def expand_rtpp_flags(raw: dict[bytes, object]) -> dict[bytes, object]:
+    """Later rtpengine releases take all flags as one ``rtpp_flags`` string
+    (``"replace-origin ICE=force codec=[strip=[all] transcode=[PCMU]]"``); turn it into keys."""
+    text = raw.get(b"rtpp_flags") or raw.get(b"rtpp-flags")
+    if not isinstance(text, bytes):
+        return raw
+    merged = dict(raw)
+    words: list[object] = list(merged.get(b"flags") or []) if isinstance(merged.get(b"flags"), list) else []
+    for token in _split_top(text.decode("utf-8", "replace")):
+        if token in TRANSPORT_PROTOCOLS:
+            merged.setdefault(b"transport-protocol", token.encode())
+        elif "=" in token:
+            key, _, value = token.partition("=")
+            merged.setdefault(key.encode(), _rtpp_value(value))
+        else:
+            words.append(token.encode())
+    if words:
+        merged[b"flags"] = words
+    return merged
+
+
 def parse_flags(request: NgRequest, opmode: Op, default_learning: EndpointLearning | None = None) -> NgFlags:
     """Build NgFlags from an ng request; unknown keys and words end up in `ignored`."""
+    if b"rtpp_flags" in request.raw or b"rtpp-flags" in request.raw:
+        request = NgRequest(expand_rtpp_flags(request.raw))
     flags = NgFlags(opmode=opmode, endpoint_learning=default_learning)
     flags.call_id = request.str("call-id", "call-ID", "call id", "call ID")
     flags.from_tag = request.str("from-tag")
@@ -302,22 +397,9 @@ def parse_flags(request: NgRequest, opmode: Op, default_learning: EndpointLearni
     for word in request.list("flags"):
         _parse_word(flags, word)
     for item in request.list("replace"):
-        name = item.replace(" ", "-")
-        attribute = {"origin": "replace_origin", "session-connection": "replace_sess_conn",
-                     "session-name": "replace_sess_name", "sdp-version": "replace_sdp_version",
-                     "SDP-version": "replace_sdp_version", "username": "replace_username",
-                     "zero-address": "replace_zero_address"}.get(name)
-        if attribute:
-            setattr(flags, attribute, True)
-        else:
-            flags.ignored.append(f"replace {item!r}")
+        _replace_option(flags, item)
     for item in request.list("rtcp-mux", "RTCP-mux"):
-        attribute = {"offer": "rtcp_mux_offer", "require": "rtcp_mux_require", "demux": "rtcp_mux_demux",
-                     "accept": "rtcp_mux_accept", "reject": "rtcp_mux_reject"}.get(item)
-        if attribute:
-            setattr(flags, attribute, True)
-        else:
-            flags.ignored.append(f"rtcp-mux {item!r}")
+        _rtcp_mux_option(flags, item)
     for item in request.list("SDES", "sdes"):
         _sdes_option(flags, item)
     for item in request.list("OSRTP", "osrtp"):
@@ -330,12 +412,8 @@ def parse_flags(request: NgRequest, opmode: Op, default_learning: EndpointLearni
     received = request.list("received-from", "received from")
     if len(received) >= 2:
         flags.received_from = (received[0], received[1])
-    ice = request.str("ICE", "ice")
-    if ice is not None:
-        if ice in _ICE_VALUES:
-            flags.ice, flags.ice_given = _ICE_VALUES[ice], True
-        else:
-            flags.ignored.append(f"ICE {ice!r}")
+    for ice in request.list("ICE", "ice"):
+        _ice_option(flags, ice)
     ice_lite = request.str("ICE-lite", "ice-lite", "ICE lite", "ice lite")
     if ice_lite is not None:
         flags.ice_lite = _ICE_LITE_VALUES.get(ice_lite, flags.ice_lite)

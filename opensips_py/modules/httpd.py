@@ -1,6 +1,14 @@
 """httpd: the embedded HTTP server (libmicrohttpd) that mi_http, mi_html and prometheus hang their pages on."""
 from __future__ import annotations
 
+from typing import Callable
+
+import trio
+
+from opensips_py.mi.host import host_of, registry_of
+from opensips_py.mi.httpd import HTTPServer, RootHandler
+from opensips_py.mi.params import recipes
+from opensips_py.modules.base import ModuleBase
 from opensips_py.modules.exports import MICommand, ModParam, ModuleExports, ParamType, VersionSpan
 
 EXPORTS = ModuleExports(
@@ -36,3 +44,41 @@ EXPORTS = ModuleExports(
                   doc="The root paths registered by other modules."),
     ),
 )
+
+
+class Module(ModuleBase):
+    """The HTTP server (opensips_py.mi.httpd) that mi_http (and later prometheus) register roots on.
+
+    `ip` unset listens on 127.0.0.1 (4.0's default; 3.x listened everywhere), "*" on every interface.
+    A request body over `receive_buf_size` bytes (64 KiB when the config leaves it unset) is refused with
+    413. serve() runs the listener in the live host's nursery.
+    """
+
+    exports = EXPORTS
+
+    def __init__(self, core, params):
+        super().__init__(core, params)
+        ip = self.param("ip") or "127.0.0.1"
+        body_limit = self.int_param("receive_buf_size") if self.params.get("receive_buf_size") else 64 * 1024
+        self.server = HTTPServer(str(ip), self.int_param("port"), max_body=body_limit,
+                                 conn_timeout=float(self.int_param("conn_timeout") or 30))
+
+    def register_root(self, root: str, handler: RootHandler) -> None:
+        """Serve `handler` under http://ip:port/<root> (httpd's register_httpdcb)."""
+        self.server.add_root(root, handler)
+
+    def mi_commands(self) -> dict[str, Callable]:
+        @recipes(())
+        def httpd_list_root_path(_: dict) -> list:
+            return [{"http_root": root, "module": owner} for root, owner in self._owners().items()]
+        return {"httpd_list_root_path": httpd_list_root_path}
+
+    def _owners(self) -> dict[str, str]:
+        return {root: getattr(handler, "module_name", "") for root, handler in self.server.roots.items()}
+
+    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        entry = host_of(registry_of(self.core)).add_process(f"HTTPD {self.server.ip}:{self.server.port}")
+        try:
+            await self.server.serve(task_status=task_status)
+        finally:
+            host_of(registry_of(self.core)).remove_process(entry)

@@ -16,7 +16,7 @@ import sys
 from opensips_py import __version__
 from opensips_py.modules.exports import VERSIONS
 
-SUBCOMMANDS = ("check", "rtpengine")
+SUBCOMMANDS = ("check", "rtpengine", "mi")
 
 
 def _check_parser() -> argparse.ArgumentParser:
@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "check":
         return check_main(argv[1:])
+    if argv and argv[0] == "mi":
+        from opensips_py.mi.client import main as mi_main
+        return mi_main(argv[1:])
     if argv and argv[0] == "rtpengine":
         try:
             from opensips_py.media.cli import main as relay_main

@@ -925,6 +925,9 @@ def posix_to_python(pattern: str) -> str:
     return pattern
 
 
+_RURI = object()  # `\u` in a replacement
+
+
 class Subst:
     """re.c subst_parser(): `/regex/replacement/flags` with any separator; flags i (ignore case),
     s (`.` and anchors span newlines), g (every match). The replacement knows \\0-\\9, \\n \\r \\t \\\\,
@@ -953,7 +956,7 @@ class Subst:
                 nxt = text[i + 1]
                 if nxt.isdigit() or nxt == "u":
                     self._flush(literal)
-                    self.parts.append(int(nxt) if nxt.isdigit() else "ruri")
+                    self.parts.append(int(nxt) if nxt.isdigit() else _RURI)
                 else:
                     literal.append(escapes.get(nxt, nxt))
                 i += 2
@@ -1000,7 +1003,7 @@ class Subst:
                     out.append(part)
                 elif isinstance(part, int):
                     out.append((match.group(part) or "") if part <= self.regex.groups else "")
-                elif part == "ruri":
+                elif part is _RURI:
                     out.append(ctx.ruri())
                 else:
                     out.append(part(ctx))

@@ -130,16 +130,9 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _spellings(key: str) -> tuple[str, ...]:
+def _normal(key: str) -> str:
     """rtpengine accepts most keys spaced or hyphenated (``media address`` / ``media-address``)."""
-    spaced = key.replace("-", " ")
-    hyphened = key.replace(" ", "-")
-    underscored = key.replace(" ", "_").replace("-", "_")
-    seen: list[str] = []
-    for form in (key, spaced, hyphened, underscored):
-        if form not in seen:
-            seen.append(form)
-    return tuple(seen)
+    return key.lower().replace(" ", "-").replace("_", "-")
 
 
 class NgRequest:
@@ -149,19 +142,17 @@ class NgRequest:
         self.raw = raw
         self._by_name: dict[str, Any] = {}
         for key, value in raw.items():
-            name = key.decode("utf-8", "surrogateescape")
-            self._by_name.setdefault(name, value)
-            self._by_name.setdefault(name.lower(), value)
+            self._by_name.setdefault(_normal(key.decode("utf-8", "surrogateescape")), value)
 
     def _lookup(self, key: str, aliases: Iterable[str] = ()) -> Any:
-        for name in (key, *aliases):
-            for form in _spellings(name):
-                if form in self._by_name:
-                    return self._by_name[form]
-                lowered = form.lower()
-                if lowered in self._by_name:
-                    return self._by_name[lowered]
-        return None
+        by_name = self._by_name
+        value = by_name.get(_normal(key))
+        if value is None:
+            for name in aliases:
+                value = by_name.get(_normal(name))
+                if value is not None:
+                    break
+        return value
 
     def has(self, key: str, *aliases: str) -> bool:
         return self._lookup(key, aliases) is not None

@@ -99,9 +99,12 @@ def _int_arg(args: list, position: int) -> int:
     return value if isinstance(value, int) else int(str(value).strip())
 
 
-def _str_arg(args: list, position: int) -> str:
-    value = _arg(args, position)
-    text = str(value)
+def _str_arg(args: list, position: int, keep_inner_space: bool = False) -> str:
+    """A text argument. transformations.c tr_parse_sparam() skips the blanks before it and (except for
+    `fill` pads and `re.subst`) ends it at a blank: `{param.value, tgrp}` names `tgrp`."""
+    text = str(_arg(args, position)).lstrip(" \t\r\n")
+    if not keep_inner_space:
+        text = text.split(None, 1)[0] if text.strip() else ""
     if not text:
         raise ValueError(f"empty argument {position + 1}")
     return text
@@ -291,7 +294,7 @@ def s_substr(ctx, value, args):
 def s_select(ctx, value, args):
     """The idx-th field split by the first character of sep; a negative idx counts from the end."""
     index = _int_arg(args, 0)
-    separator = _str_arg(args, 1)[0]
+    separator = str(_arg(args, 1))[0]  # the character right after the comma, blanks included
     fields = str(value).split(separator)
     if index < 0:
         index += len(fields)
@@ -350,7 +353,7 @@ def s_rindex(ctx, value, args):
 
 
 def _fill(value: Value, args: list, left: bool) -> Value:
-    pad, width = _bytes(_str_arg(args, 0)), _int_arg(args, 1)
+    pad, width = _bytes(_str_arg(args, 0, keep_inner_space=True)), _int_arg(args, 1)
     data = _bytes(value)
     missing = width - len(data)
     if missing < 0:
@@ -1023,7 +1026,7 @@ def re_subst(ctx, value, args):
     """`{re.subst,/re/repl/flags}`: the value with the match replaced; unchanged when nothing matches."""
     if not isinstance(value, str) or not value:
         return None
-    result = compile_subst(_str_arg(args, 0)).apply(ctx, value)
+    result = compile_subst(_str_arg(args, 0, keep_inner_space=True)).apply(ctx, value)
     return value if result is None else result
 
 

@@ -11,6 +11,8 @@ from opensips_py.modules.exports import RouteType
 from opensips_py.script.compiler import Bindings, StartupError, compile_script
 from opensips_py.script.context import Branch, ListenSocket, MsgContext, Process
 from opensips_py.script.pvars import ALL, APPEND, CORE_HANDLERS
+from opensips_py.sip import SIPParseError, parse_message
+from tests import shared
 from tests.script.sip_samples import INVITE, LISTEN, MULTIPART_INVITE, MULTIPART_PARTS, REPLY_407, SDP, make_ctx
 
 
@@ -125,6 +127,23 @@ def test_a_malformed_header_reads_as_null():
     ctx = make_ctx(INVITE.replace("CSeq: 314159 INVITE", "CSeq: many INVITE"))
     assert pv(ctx, "cs") is None
     assert pv(ctx, "ci") == "a84b4c76e66710@pc33.atlanta.example.com"
+
+
+def test_no_core_variable_raises_on_the_rfc4475_torture_messages():
+    messages = []
+    for path in sorted((shared.CORPUS / "rfc4475").glob("*.dat")):
+        try:
+            messages.append(parse_message(path.read_bytes()))
+        except SIPParseError:
+            continue
+    assert len(messages) > 30
+    for msg in messages:
+        ctx = MsgContext(msg, RouteType.REQUEST, Process())
+        for name, found in CORE_HANDLERS.items():
+            for arg in (None, "Via", "uri", "ip", "application/sdp"):
+                for index in (None, 0, -1, ALL, 5):
+                    value = found.get(ctx, arg, index)
+                    assert value is None or isinstance(value, (int, str, list)), name
 
 
 def test_ack_and_cancel_carry_no_credentials():

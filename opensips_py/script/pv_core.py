@@ -61,6 +61,13 @@ def _error(ctx: MsgContext, text: str) -> None:
     ctx.log(L_ERR, text)
 
 
+def _pick(values: list[Value], index) -> Value | list[Value]:
+    """pvars.pick(), with `[*]` over no value at all reading null (OpenSIPS prints <null>, not "")."""
+    if index == ALL and not values:
+        return None
+    return pick(values, index)
+
+
 # ------------------------------------------------------------------------------------------------ helpers
 
 def _request(ctx: MsgContext):
@@ -496,7 +503,7 @@ def _get_hdr(ctx, arg, index):
     """Every line of that header (compact forms match), one value per line as OpenSIPS keeps them."""
     if ctx.msg is None or not arg:
         return None
-    return pick(ctx.msg.header_values(arg), index)
+    return _pick(ctx.msg.header_values(arg), index)
 
 
 @core_pv("hdrcnt")
@@ -510,7 +517,7 @@ def _get_hdrcnt(ctx, arg, index):
 def _get_hdr_name(ctx, arg, index):
     if ctx.msg is None:
         return None
-    return pick([field.name for field in ctx.msg.headers], index)
+    return _pick([field.name for field in ctx.msg.headers], index)
 
 
 # ------------------------------------------------------------------------------------------------ Contact
@@ -543,7 +550,7 @@ def _contacts(ctx: MsgContext, field: str | None, index):
     if ctx.msg is None:
         return None
     values = [_contact_field(c, field) for c in ctx.msg.contacts]
-    return pick(values, index)
+    return _pick(values, index)
 
 
 @core_pv("ct")
@@ -618,7 +625,7 @@ def _get_body(ctx, arg, index):
         parts = [part for part in parts if part[0] == mime]
         if index == ALL:
             index = None
-    return pick([text for _, text in parts], index)
+    return _pick([text for _, text in parts], index)
 
 
 @core_pv("cT")
@@ -634,7 +641,7 @@ def _get_content_type(ctx, arg, index):
         if header is None:
             return None
         return [header] + [mime or "" for mime, _ in body_parts(msg)]
-    return pick([mime for mime, _ in body_parts(msg)], index)
+    return _pick([mime for mime, _ in body_parts(msg)], index)
 
 
 # ------------------------------------------------------------------------------------------------ identities
@@ -1077,7 +1084,7 @@ def _branch_getter(ctx, arg, index):
     if field not in _BRANCH_FIELDS or not ctx.branches:
         return None
     values = [_branch_field(ctx, i + 1, field) for i in range(len(ctx.branches))]
-    return pick(values, index)
+    return _pick(values, index)
 
 
 def _branch_setter(ctx, arg, index, value, op) -> None:

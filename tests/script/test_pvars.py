@@ -160,6 +160,7 @@ def test_hdr_reads_one_line_per_value_with_indexes(ctx):
     assert pv(ctx, "hdr", "X-Custom", ALL) == ["one", "two"]
     assert pv(ctx, "hdr", "X-Custom", 2) is None
     assert pv(ctx, "hdr", "X-Missing") is None
+    assert pv(ctx, "hdr", "X-Missing", ALL) is None
     assert pv(ctx, "hdr", "v") == pv(ctx, "hdr", "Via")  # compact form
     assert pv(ctx, "hdr", "Route") == "<sip:p1.example.com;lr>, <sip:p2.example.com;lr>"
 

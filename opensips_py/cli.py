@@ -16,7 +16,7 @@ import sys
 from opensips_py import __version__
 from opensips_py.modules.exports import VERSIONS
 
-SUBCOMMANDS = ("check", "rtpengine", "mi")
+SUBCOMMANDS = ("check", "rtpengine", "mi", "sipssert")
 
 
 def _check_parser() -> argparse.ArgumentParser:
@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "mi":
         from opensips_py.mi.client import main as mi_main
         return mi_main(argv[1:])
+    if argv and argv[0] == "sipssert":
+        from opensips_py.sipssert.cli import main as sipssert_main
+        return sipssert_main(argv[1:])
     if argv and argv[0] == "rtpengine":
         try:
             from opensips_py.media.cli import main as relay_main

@@ -1,0 +1,191 @@
+"""Running scenarios: workspace, tasks, schedule, result; the report lines and JUnit XML."""
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from opensips_py.sipssert.config import ConfigError, Scenario, discover, load_scenario, load_test_set
+from opensips_py.sipssert.schedule import Task, TaskList, parse_dependencies
+from opensips_py.sipssert.tasks import TaskBuilder, TaskSkip, is_daemon
+from opensips_py.sipssert.workspace import Workspace
+
+DEFAULT_OPENSIPS = [sys.executable, "-m", "opensips_py"]
+
+
+@dataclass
+class Result:
+    name: str            # "registration/01.no-db"
+    status: str          # PASS FAIL SKIP
+    reason: str = ""
+    seconds: float = 0.0
+    logs: Path | None = None
+
+    @property
+    def test_set(self) -> str:
+        return self.name.split("/", 1)[0]
+
+    @property
+    def scenario(self) -> str:
+        return self.name.split("/", 1)[-1]
+
+
+@dataclass
+class RunOptions:
+    opensips_command: list[str] = field(default_factory=lambda: list(DEFAULT_OPENSIPS))
+    sipp: str = "sipp"
+    python: str = sys.executable
+    logs_dir: Path | None = None
+    keep: bool = False
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    timeout_scale: float = 1.0
+
+
+def selected(name: str, patterns: list[str]) -> bool:
+    """-k: a scenario runs when its "set/scenario" name contains a pattern (or matches it as a glob)."""
+    if not patterns:
+        return True
+    return any((fnmatch.fnmatch(name, p) if any(c in p for c in "*?[") else p in name) for p in patterns)
+
+
+def _volume_binds(scenario: Scenario) -> dict[str, str]:
+    binds = {name: str(spec.get("bind") or "") for name, spec in scenario.volumes.items()}
+    for key in ("init_tasks", "tasks", "cleanup_tasks"):
+        for definition in scenario.config.get(key) or []:
+            volumes = definition.get("volumes") or {}
+            if isinstance(volumes, dict):
+                for name, spec in volumes.items():
+                    if spec and spec.get("bind"):
+                        binds[name] = str(spec["bind"])
+                    binds.setdefault(name, "")
+            else:
+                for name in volumes:
+                    binds.setdefault(name, "")
+    return binds
+
+
+def _task_list(scenario: Scenario, key: str, builder: TaskBuilder, ws: Workspace, scale: float) -> TaskList:
+    tasks = []
+    for index, definition in enumerate(scenario.task_definitions(key)):
+        name = str(definition.get("name") or f"{key}-{index}")
+        launch = builder.build(definition)
+        labels = definition.get("labels") or []
+        labels = list(labels) if isinstance(labels, list) else [labels]
+        if definition.get("label"):
+            labels.append(definition["label"])
+        require = parse_dependencies(definition.get("require"))
+        if definition.get("delay_start"):
+            from opensips_py.sipssert.schedule import Delay
+            require.append(Delay(float(definition["delay_start"])))
+        log_path = ws.logs_dir / (re.sub(r"[^\w.-]", "_", name) + ".log")
+        tasks.append(Task(name, definition, launch, is_daemon(definition), log_path, require,
+                          parse_dependencies(definition.get("ready")), labels=tuple(str(l) for l in labels)))
+    return TaskList(tasks, timeout=scenario.timeout * scale)
+
+
+def run_scenario(scenario: Scenario, options: RunOptions) -> Result:
+    started = time.monotonic()
+    ws = Workspace.create(scenario.path, _volume_binds(scenario))
+    try:
+        builder = TaskBuilder(ws, scenario.name, options.opensips_command, options.sipp, options.python)
+        try:
+            lists = {key: _task_list(scenario, key, builder, ws, options.timeout_scale)
+                     for key in ("init_tasks", "tasks", "cleanup_tasks")}
+        except TaskSkip as skip:
+            return Result(scenario.full_name, "SKIP", str(skip), time.monotonic() - started)
+        if not lists["tasks"].tasks:
+            return Result(scenario.full_name, "SKIP", "no tasks", time.monotonic() - started)
+        outcome = lists["init_tasks"].run()
+        if outcome.passed:
+            outcome = lists["tasks"].run()
+        else:
+            outcome.reason = f"init task: {outcome.reason}"
+        lists["cleanup_tasks"].run()
+        status = "PASS" if outcome.passed else "FAIL"
+        logs = _keep_logs(ws, scenario, options)
+        return Result(scenario.full_name, status, outcome.reason, time.monotonic() - started, logs)
+    finally:
+        if options.keep:
+            print(f"  workspace kept: {ws.root}", file=sys.stderr)
+        else:
+            ws.remove()
+
+
+def _keep_logs(ws: Workspace, scenario: Scenario, options: RunOptions) -> Path | None:
+    if options.logs_dir is None:
+        return None
+    target = options.logs_dir / scenario.test_set.name / scenario.name
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(ws.logs_dir, target)
+    return target
+
+
+def run_paths(paths: list[Path], patterns: list[str], options: RunOptions,
+              out: TextIO = sys.stdout, on_result: Callable[[Result], None] | None = None) -> list[Result]:
+    """Run every selected scenario under `paths`, printing one line each."""
+    results: list[Result] = []
+    for set_dir, scenario_dirs in discover(paths):
+        chosen = [d for d in scenario_dirs if selected(f"{set_dir.name}/{d.name}", patterns)]
+        if not chosen:
+            continue
+        try:
+            test_set = load_test_set(set_dir, options.extra_vars)
+        except ConfigError as exc:
+            for d in chosen:
+                results.append(_emit(Result(f"{set_dir.name}/{d.name}", "FAIL", str(exc)), out, on_result))
+            continue
+        for scenario_dir in chosen:
+            name = f"{set_dir.name}/{scenario_dir.name}"
+            try:
+                scenario = load_scenario(scenario_dir, test_set)
+                result = run_scenario(scenario, options)
+            except (ConfigError, ValueError) as exc:
+                result = Result(name, "FAIL", f"bad scenario: {exc}")
+            results.append(_emit(result, out, on_result))
+    return results
+
+
+def _emit(result: Result, out: TextIO, on_result) -> Result:
+    line = f"{result.name} {'.' * max(3, 52 - len(result.name))} {result.status}"
+    if result.reason:
+        line += f" - {result.reason}"
+    print(line, file=out, flush=True)
+    if on_result:
+        on_result(result)
+    return result
+
+
+def summary(results: list[Result]) -> str:
+    counts = {status: sum(1 for r in results if r.status == status) for status in ("PASS", "FAIL", "SKIP")}
+    return (f"Summary: {len(results)} scenarios, {counts['PASS']} passed, {counts['FAIL']} failed, "
+            f"{counts['SKIP']} skipped")
+
+
+def junit_xml(results: list[Result]) -> bytes:
+    """JUnit XML: one testsuite per test set, one testcase per scenario (failure/skipped with the reason)."""
+    root = ET.Element("testsuites")
+    suites: dict[str, ET.Element] = {}
+    for result in results:
+        suite = suites.get(result.test_set)
+        if suite is None:
+            suite = suites[result.test_set] = ET.SubElement(root, "testsuite", name=result.test_set)
+        case = ET.SubElement(suite, "testcase", name=result.scenario, classname=result.test_set,
+                             time=f"{result.seconds:.3f}")
+        if result.status == "FAIL":
+            ET.SubElement(case, "failure", message=result.reason or "failed", type="failure")
+        elif result.status == "SKIP":
+            ET.SubElement(case, "skipped", message=result.reason)
+    for name, suite in suites.items():
+        cases = [r for r in results if r.test_set == name]
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(sum(1 for r in cases if r.status == "FAIL")))
+        suite.set("skipped", str(sum(1 for r in cases if r.status == "SKIP")))
+        suite.set("errors", "0")
+        suite.set("time", f"{sum(r.seconds for r in cases):.3f}")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

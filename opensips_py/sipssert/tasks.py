@@ -1,0 +1,294 @@
+"""Each SIPssert task type as a local command line (what SIPssert's task classes put in the container,
+sipssert/tasks/*.py @3d043f8), with addresses and paths mapped into the workspace.
+
+    opensips            → opensips-py -f <cfg> -l <socket>… -F  (daemon)
+    uac-sipp / uas-sipp → Debian's sipp with SIPssert's arguments (-sf, -au/-ap, -s, -p, -i, -key, -m, -d)
+    uac-sipp-stir-shaken→ the same, plus the PASSporT keys SIPssert signs (ES256 JWT)
+    opensips-mi         → the check script (python with python-opensips / bash) with MI_TYPE/MI_IP/MI_PORT,
+                          or python-opensips' `opensips-mi` command line
+    opensips-cli        → its script, or `-x mi CMD …` through `opensips-py mi`
+    generic             → its args run on this machine (cp, sqlite3, shell scripts: the images' tools)
+    sleep               → a pause
+    mysql               → skipped: needs a MySQL server
+"""
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opensips_py.sipssert.workspace import Workspace, loopback_of
+
+DAEMON_TYPES = {"opensips", "mysql", "rtpproxy", "asterisk"}
+MOUNT_POINT = {"opensips": "/etc/opensips", "mysql": "/docker-entrypoint-initdb.d"}
+
+
+class TaskSkip(Exception):
+    """This task cannot run here; the scenario is reported SKIP with the reason."""
+
+
+@dataclass
+class Launch:
+    """A command to start for a task."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    sleep: float | None = None  # a `sleep` task: no process, just time
+
+
+def config_args(definition: dict[str, Any]) -> list[str]:
+    """A task's `args` as SIPssert splits them: a list as is, a string on single spaces."""
+    args = definition.get("args")
+    if args is None:
+        return []
+    if isinstance(args, list):
+        return [str(a) for a in args]
+    if isinstance(args, (int, float)):
+        return [str(args)]
+    return [a for a in str(args).split(" ") if a != ""]
+
+
+def _port(value: Any) -> str:
+    return str(value).split("/", 1)[0]
+
+
+class TaskBuilder:
+    """Turns a task definition into a Launch within a workspace."""
+
+    def __init__(self, workspace: Workspace, scenario_name: str, opensips_command: list[str],
+                 sipp: str = "sipp", python: str = sys.executable):
+        self.ws = workspace
+        self.scenario_name = scenario_name
+        self.opensips_command = opensips_command
+        self.sipp = sipp
+        self.python = python
+        self._next_host = 100
+
+    def allocate_ip(self, network: str | None) -> str:
+        """An address for a task the bridge would have numbered at random."""
+        self._next_host += 1
+        return loopback_of(network, self._next_host)
+
+    def path_in(self, definition: dict[str, Any], value: str) -> str:
+        """A path of the task's container (relative to its mount point, or absolute) as a local path."""
+        kind = str(definition.get("type", "generic")).lower()
+        mount = definition.get("mount_point", MOUNT_POINT.get(kind, "/home"))
+        if not value.startswith("/"):
+            value = f"{mount.rstrip('/')}/{value}"
+        if value == mount or value.startswith(mount.rstrip("/") + "/"):
+            return str(self.ws.scenario_dir) + value[len(mount.rstrip("/")):]
+        return self.ws.map(value)
+
+    def build(self, definition: dict[str, Any]) -> Launch:
+        kind = str(definition.get("type", "generic")).lower()
+        method = getattr(self, "_" + kind.replace("-", "_"), None)
+        if method is None:
+            raise TaskSkip(f"task type {kind} is not supported without docker")
+        launch = method(definition)
+        env = definition.get("env") or {}
+        launch.env.update({str(k): self.ws.map(str(v)) for k, v in env.items()})
+        return launch
+
+    # ------------------------------------------------------------------------------------------ types
+    def _opensips(self, d: dict[str, Any]) -> Launch:
+        cfg = self.path_in(d, str(d.get("config_file") or "opensips.cfg"))
+        argv = list(self.opensips_command) + ["-f", cfg]
+        sockets = ([d["socket"]] if d.get("socket") else []) + list(d.get("sockets") or [])
+        for socket in sockets:
+            argv += ["-l", self.ws.map(str(socket))]
+        argv += ["-F"] + [self.ws.map(a) for a in config_args(d)]
+        return Launch(argv, cwd=self.ws.scenario_dir)
+
+    def _sipp_args(self, d: dict[str, Any], service: str | None, ip: str | None) -> list[str]:
+        args: list[str] = []
+        config_file = d.get("config_file")
+        if config_file:
+            args += ["-sf", self.path_in(d, str(config_file))]
+        elif (self.ws.scenario_dir / "sipp.xml").is_file():
+            args += ["-sf", str(self.ws.scenario_dir / "sipp.xml")]
+        if d.get("username"):
+            args += ["-au", str(d["username"])]
+        if d.get("password"):
+            args += ["-ap", str(d["password"])]
+        if service:
+            args += ["-s", str(service)]
+        if d.get("port"):
+            args += ["-p", _port(d["port"])]
+        if ip:
+            args += ["-i", ip]
+        keys = dict(d.get("keys") or {})
+        keys.setdefault("scenario", d.get("scenario") or self.scenario_name)
+        for key, value in keys.items():
+            args += ["-key", str(key), self.ws.map(str(value))]
+        calls = str(d.get("calls", "1"))
+        if calls != "unlimited":
+            args += ["-m", calls]
+        duration = str(d.get("duration", "5000"))
+        if duration != "0":
+            args += ["-d", duration]
+        return args
+
+    def _require_sipp(self) -> None:
+        if shutil.which(self.sipp) is None:
+            raise TaskSkip("sipp is not installed (Debian package sip-tester)")
+
+    def _uac(self, d: dict[str, Any], extra_keys: list[str]) -> Launch:
+        self._require_sipp()
+        proxy, remote = d.get("proxy"), d.get("remote")
+        if not proxy and not remote:
+            raise TaskSkip(f"task {d.get('name')}: uac-sipp needs proxy or remote")
+        if not proxy:
+            proxy, remote = remote, None
+        elif remote:
+            proxy, remote = remote, proxy  # SIPssert: the remote is dialled, the proxy is the outbound proxy
+        service = d.get("service") or d.get("destination", d.get("username"))
+        ip = self.ws.map(str(d["ip"])) if d.get("ip") else self.allocate_ip(d.get("network"))
+        args = self._sipp_args(d, service, ip) + extra_keys
+        if not d.get("config_file") and not (self.ws.scenario_dir / "sipp.xml").is_file():
+            args += ["-sn", "uac"]
+        caller = d.get("caller", d.get("username"))
+        if caller:
+            args += ["-key", "caller", str(caller)]
+        if remote:
+            args += ["-rsa", self.ws.map(str(remote))]
+        args += [self.ws.map(str(proxy))]
+        return Launch([self.sipp, *args, "-nostdin", *[self.ws.map(a) for a in config_args(d)]],
+                      cwd=self.ws.scenario_dir)
+
+    def _uac_sipp(self, d: dict[str, Any]) -> Launch:
+        return self._uac(d, [])
+
+    def _uac_sipp_stir_shaken(self, d: dict[str, Any]) -> Launch:
+        service = d.get("service") or d.get("destination", d.get("username")) or ""
+        caller = d.get("caller", d.get("username")) or ""
+        token = passport_jwt(d, str(service), str(caller))
+        info = d.get("stir_shaken_info", "https://certs.example.org/cert.pem")
+        keys = ["-key", "stir_and_shaken_jwt", token, "-key", "stir_and_shaken_info", str(info),
+                "-key", "stir_shaken_alg", str(d.get("stir_shaken_alg", "ES256")),
+                "-key", "stir_shaken_ppt", str(d.get("stir_shaken_ppt", "shaken"))]
+        return self._uac(d, keys)
+
+    def _uas_sipp(self, d: dict[str, Any]) -> Launch:
+        self._require_sipp()
+        service = d.get("service") or d.get("username")
+        ip = self.ws.map(str(d["ip"])) if d.get("ip") else self.allocate_ip(d.get("network"))
+        args = self._sipp_args(d, service, ip)
+        if not d.get("config_file") and not (self.ws.scenario_dir / "sipp.xml").is_file():
+            args += ["-sn", "uas"]
+        return Launch([self.sipp, *args, "-nostdin", *[self.ws.map(a) for a in config_args(d)]],
+                      cwd=self.ws.scenario_dir)
+
+    def _sipp(self, d: dict[str, Any]) -> Launch:
+        self._require_sipp()
+        ip = self.ws.map(str(d["ip"])) if d.get("ip") else None
+        args = self._sipp_args(d, d.get("service"), ip)
+        if d.get("proxy"):
+            args.append(self.ws.map(str(d["proxy"])))
+        return Launch([self.sipp, *args, "-nostdin", *[self.ws.map(a) for a in config_args(d)]],
+                      cwd=self.ws.scenario_dir)
+
+    def _script(self, script: str, args: list[str], env: dict[str, str]) -> Launch:
+        if script.endswith(".py"):
+            if importlib.util.find_spec("opensips") is None:
+                raise TaskSkip("python-opensips is not installed (pip install opensips)")
+            return Launch([self.python, script, *args], env=env, cwd=self.ws.scenario_dir)
+        return Launch([shutil.which("bash") or "sh", script, *args], env=env, cwd=self.ws.scenario_dir)
+
+    def _opensips_mi(self, d: dict[str, Any]) -> Launch:
+        env = {"MI_TYPE": str(d.get("mi_type", "http")),
+               "MI_IP": self.ws.map(str(d.get("mi_ip", "127.0.0.1"))),
+               "MI_PORT": str(d.get("mi_port", 8888))}
+        args = [self.ws.map(a) for a in config_args(d)]
+        if d.get("script"):
+            return self._script(self.path_in(d, str(d["script"])), args, env)
+        if importlib.util.find_spec("opensips") is None:
+            raise TaskSkip("python-opensips is not installed (pip install opensips)")
+        return Launch([self.python, "-m", "opensips.mi", "-t", env["MI_TYPE"], "-i", env["MI_IP"], "-p",
+                       env["MI_PORT"], *args], env=env, cwd=self.ws.scenario_dir)
+
+    def _opensips_cli(self, d: dict[str, Any]) -> Launch:
+        ip = self.ws.map(str(d.get("mi_ip", "127.0.0.1")))
+        url = f"http://{ip}:{d.get('mi_port', 8888)}/{d.get('mi_path', 'mi')}"
+        args = [self.ws.map(a) for a in config_args(d)]
+        if d.get("script"):
+            return self._script(self.path_in(d, str(d["script"])), args, {"OPENSIPS_MI_URL": url})
+        if len(args) >= 2 and args[0] == "-x" and args[1] == "mi":
+            return Launch([self.python, "-m", "opensips_py", "mi", *args[2:], "--url", url],
+                          cwd=self.ws.scenario_dir)
+        raise TaskSkip(f"opensips-cli {' '.join(args)}: only `-x mi …` commands run without opensips-cli")
+
+    def _generic(self, d: dict[str, Any]) -> Launch:
+        args = [self.path_in(d, a) if a.startswith("/") else self.ws.map(a) for a in config_args(d)]
+        if not args:
+            raise TaskSkip(f"generic task {d.get('name')} has no command to run")
+        first = Path(args[0])
+        if first.is_file() and not os.access(first, os.X_OK):
+            head = first.read_bytes()[:64]
+            if head.startswith(b"#!") or first.suffix == ".sh":
+                args = [shutil.which("bash") or "sh", *args]
+        elif shutil.which(args[0]) is None and not first.is_file():
+            raise TaskSkip(f"generic task {d.get('name')}: {args[0]} is not available on this machine")
+        return Launch(args, cwd=self.ws.scenario_dir)
+
+    def _sleep(self, d: dict[str, Any]) -> Launch:
+        text = str(d.get("timeout", "0")).strip()
+        unit = {"s": 1, "m": 60, "h": 3600}.get(text[-1:], None)
+        seconds = float(text[:-1]) * unit if unit else float(text or 0)
+        return Launch([], sleep=seconds)
+
+    def _mysql(self, d: dict[str, Any]) -> Launch:
+        raise TaskSkip("needs a MySQL server (task type mysql); not started by this runner")
+
+    def _mysql_client(self, d: dict[str, Any]) -> Launch:
+        raise TaskSkip("needs a MySQL server (task type mysql-client)")
+
+
+def is_daemon(definition: dict[str, Any]) -> bool:
+    kind = str(definition.get("type", "generic")).lower()
+    return bool(definition.get("daemon", kind in DAEMON_TYPES))
+
+
+# ------------------------------------------------------------------------------------------------ PASSporT
+
+_DEFAULT_KEY = (b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIOvgr23lbJ5rIOhiF+LR/VU4piEc1EYLT1CF5SN5HtZoAoGCCqGSM49AwEHoUQD"
+                b"QgAEuyQP0hteN1oKDUxo/2zvTp+0ppJ2IntNSdu36QFsUPDsCWlr4iTUMsjPtD+XQ58xQEf6n/zTE9cwZhs46NJWdA==\n"
+                b"-----END EC PRIVATE KEY-----")  # SIPssert's default test key (uac-sipp-stir-shaken.py)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def passport_jwt(d: dict[str, Any], service: str, caller: str) -> str:
+    """The STIR/SHAKEN PASSporT SIPssert hands to sipp: ES256-signed, with its default claims."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    key_pem = d.get("stir_shaken_private_key", _DEFAULT_KEY)
+    key = serialization.load_pem_private_key(key_pem.encode() if isinstance(key_pem, str) else key_pem, None)
+    alg = str(d.get("stir_shaken_alg", "ES256"))
+    header = {"alg": alg, "ppt": str(d.get("stir_shaken_ppt", "shaken")),
+              "typ": str(d.get("stir_shaken_typ", "passport")),
+              "x5u": str(d.get("stir_shaken_info", "https://certs.example.org/cert.pem"))}
+    claims = {"attest": str(d.get("stir_shaken_attest", "A")), "dest": {"tn": [service.replace("+", "")]},
+              "iat": int(time.time()), "orig": {"tn": caller.replace("+", "")},
+              "origid": str(d.get("stir_shaken_origid", "4437c7eb-8f7a-4f0e-a863-f53a0e60251a"))}
+    signing_input = (_b64url(json.dumps(header, separators=(",", ":")).encode()) + "."
+                     + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
+    der = key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    return signing_input + "." + _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def describe(launch: Launch) -> str:
+    return "sleep" if launch.sleep is not None else shlex.join(launch.argv)

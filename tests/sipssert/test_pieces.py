@@ -1,0 +1,259 @@
+"""The runner's pieces: rendering like SIPssert, address/path mapping, task command lines, dependency
+ordering, timeouts, reports."""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from opensips_py.sipssert.config import discover, load_scenario, load_test_set, merge_defaults
+from opensips_py.sipssert.runner import Result, junit_xml, selected, summary
+from opensips_py.sipssert.schedule import After, Delay, State, Task, TaskList, Wait, parse_dependencies
+from opensips_py.sipssert.tasks import Launch, TaskBuilder, TaskSkip, config_args, passport_jwt
+from opensips_py.sipssert.workspace import Workspace, map_addresses
+
+SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "official" / "sipssert-opensips-tests"
+
+
+def scenario(set_name: str, name: str):
+    return load_scenario(SUITE / set_name / name, load_test_set(SUITE / set_name))
+
+
+# ------------------------------------------------------------------------------------------------ config
+
+def test_scenario_renders_with_set_defines_and_task_defaults():
+    sc = scenario("registration", "01.no-db")
+    tasks = {t["name"]: t for t in sc.task_definitions()}
+    register = tasks["Register"]
+    assert register["username"] == "testing"
+    assert register["proxy"] == "192.168.52.1:5060" and register["port"] == 5040
+    assert register["keys"] == {"domain": "192.168.52.1"}
+    assert tasks["OpenSIPS"]["socket"] == "udp:192.168.52.1:5060"
+    assert tasks["MI check Register"]["mi_ip"] == "192.168.52.1"
+    assert sc.timeout == 10
+
+
+def test_scenario_defines_override_and_nested_defaults_merge():
+    sc = scenario("record-route", "03.record-route-double")
+    uas = {t["name"]: t for t in sc.task_definitions()}["SIPP UAS"]
+    assert uas["keys"] == {"double_domain": "10.52.0.1", "domain": "192.168.52.1"}
+    assert uas["ip"] == "10.52.0.3" and uas["network"] == "osbr1"
+    dialog = scenario("dialog", "05.reinvite-auth")
+    assert "uac_ip" in dialog.defines
+
+
+def test_merge_defaults_keeps_the_task_own_values():
+    assert merge_defaults({"a": 1, "k": {"x": 1, "y": 2}}, {"a": 2, "k": {"y": 3}}) == \
+        {"a": 2, "k": {"y": 3, "x": 1}}
+
+
+def test_getenv_filter_and_jinja_in_a_synthetic_suite(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIPSSERT_TEST_IP", "192.168.52.9")
+    (tmp_path / "set" / "one").mkdir(parents=True)
+    (tmp_path / "set" / "defines.yml").write_text("ip: {{ 'SIPSSERT_TEST_IP' | getenv }}\nport: 5090\n")
+    (tmp_path / "set" / "config.yml").write_text("defaults:\n  uac-sipp:\n    proxy: {{ ip }}:{{ port }}\n")
+    (tmp_path / "set" / "one" / "scenario.yml").write_text(
+        "timeout: 3\ntasks:\n  - name: A\n    type: uac-sipp\n    service: {{ ip }}\n")
+    [(set_dir, dirs)] = discover([tmp_path / "set"])
+    sc = load_scenario(dirs[0], load_test_set(set_dir))
+    assert sc.task_definitions()[0]["proxy"] == "192.168.52.9:5090"
+
+
+def test_discover_suite_root_uses_run_yml_sets():
+    found = discover([SUITE])
+    names = [s.name for s, _ in found]
+    assert names[:3] == ["accounting", "auth", "b2b"] and "registration" in names
+    assert sum(len(d) for _, d in found) == 148
+
+
+def test_k_patterns_select_by_substring_or_glob():
+    assert selected("registration/01.no-db", ["registration"])
+    assert selected("dialog/03.reinvite-pinging", ["dialog/0[1-6]*"])
+    assert not selected("dialog/07.prack", ["dialog/0[1-6]*"])
+
+
+# ------------------------------------------------------------------------------------------------ mapping
+
+def test_addresses_map_to_loopback_but_not_lookalikes():
+    assert map_addresses("udp:192.168.52.1:5060 10.52.0.3 192.168.52.%") == \
+        "udp:127.0.52.1:5060 127.10.52.3 127.0.52.%"
+    assert map_addresses("1192.168.52.1 110.52.0.1 10.52.0") == "1192.168.52.1 110.52.0.1 10.52.0"
+
+
+def test_workspace_copy_maps_text_keeps_binary_and_never_touches_corpus(tmp_path):
+    source = SUITE / "registration" / "02.db"
+    before = (source / "opensips.cfg").read_text()
+    ws = Workspace.create(source, {"db_sqlite": "/var/lib/opensips/db_sqlite"}, base=tmp_path)
+    cfg = (ws.scenario_dir / "opensips.cfg").read_text()
+    assert f'sqlite://{ws.volumes["db_sqlite"]}/opensips.db' in cfg
+    assert "192.168.52." not in cfg and "127.0.52.1" in cfg
+    assert (ws.scenario_dir / "opensips.db").read_bytes() == (source / "opensips.db").read_bytes()
+    script = (ws.scenario_dir / "scripts" / "sqlite-register.sh").read_text()
+    assert str(ws.volumes["db_sqlite"]) in script
+    assert (source / "opensips.cfg").read_text() == before
+    assert ws.map("cp /home/opensips.db /homes/x") == f"cp {ws.scenario_dir}/opensips.db /homes/x"
+    ws.remove()
+    assert not ws.root.exists()
+
+
+# ------------------------------------------------------------------------------------------------ tasks
+
+@pytest.fixture
+def built(tmp_path):
+    def build(set_name, name):
+        sc = scenario(set_name, name)
+        ws = Workspace.create(sc.path, {"db_sqlite": "/var/lib/opensips/db_sqlite"}, base=tmp_path)
+        builder = TaskBuilder(ws, sc.name, ["opensips-py"])
+        return ws, {d["name"]: builder.build(d) for d in sc.task_definitions()}
+    return build
+
+
+def test_uac_sipp_command_line_like_sipssert(built):
+    ws, launches = built("registration", "01.no-db")
+    argv = launches["Register"].argv
+    assert argv[:3] == ["sipp", "-sf", f"{ws.scenario_dir}/sipp-register.xml"]
+    joined = " ".join(argv)
+    assert "-au testing -s testing -p 5040 -i 127.0.52.101" in joined
+    assert "-key domain 127.0.52.1 -key scenario 01.no-db -m 1 -d 5000 -key caller testing" in joined
+    assert argv[argv.index("-nostdin") - 1] == "127.0.52.1:5060"
+    assert launches["OpenSIPS"].argv == ["opensips-py", "-f", f"{ws.scenario_dir}/opensips.cfg",
+                                          "-l", "udp:127.0.52.1:5060", "-F"]
+    mi = launches["MI check Unregister"]
+    assert mi.argv[1:] == [f"{ws.scenario_dir}/check-register.py", "unregister"]
+    assert mi.env == {"MI_TYPE": "http", "MI_IP": "127.0.52.1", "MI_PORT": "8888"}
+
+
+def test_uac_with_remote_dials_remote_through_proxy_and_uas_port_drops_protocol(built):
+    ws, launches = built("record-route", "02.record-route-protocols")
+    uac = launches["SIPP UAC"].argv
+    assert uac[uac.index("-rsa") + 1] == "127.0.52.1:5060"
+    assert uac[uac.index("-nostdin") - 1] == "127.0.52.3:5080"
+    uas = launches["SIPP UAS"].argv
+    assert uas[uas.index("-p") + 1] == "5080" and uas[-4:] == ["-t", "tn", "-max_socket", "16"]
+    assert launches["OpenSIPS"].argv[3:8] == ["-l", "udp:127.0.52.1:5060", "-l", "tcp:127.0.52.1:5060", "-F"]
+
+
+def test_generic_tasks_run_local_tools_with_mapped_paths(built):
+    ws, launches = built("registration", "02.db")
+    copy = launches["Init SQLite DB"].argv
+    assert copy == ["cp", f"{ws.scenario_dir}/opensips.db", f"{ws.volumes['db_sqlite']}/opensips.db"]
+    check = launches["SQLite Check Unregister"].argv
+    assert check[-2:] == [f"{ws.scenario_dir}/scripts/sqlite-register.sh", "unregister"]
+
+
+def test_mysql_task_is_a_skip_with_its_reason(tmp_path):
+    ws = Workspace.create(SUITE / "registration" / "01.no-db", {}, base=tmp_path)
+    with pytest.raises(TaskSkip, match="MySQL"):
+        TaskBuilder(ws, "x", ["opensips-py"]).build({"name": "db", "type": "mysql"})
+
+
+def test_args_split_like_sipssert():
+    assert config_args({"args": "-auth_uri 1.2.3.4:5"}) == ["-auth_uri", "1.2.3.4:5"]
+    assert config_args({"args": ["-t", "tn", 16]}) == ["-t", "tn", "16"]
+    assert config_args({"args": 1}) == ["1"]
+
+
+def test_stir_shaken_passport_is_a_valid_es256_jwt():
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    from opensips_py.sipssert.tasks import _DEFAULT_KEY
+
+    token = passport_jwt({}, "+4915", "+4916")
+    head, claims, sig = token.split(".")
+    pad = lambda s: s + "=" * (-len(s) % 4)
+    assert json.loads(base64.urlsafe_b64decode(pad(head)))["ppt"] == "shaken"
+    body = json.loads(base64.urlsafe_b64decode(pad(claims)))
+    assert body["dest"] == {"tn": ["4915"]} and body["orig"] == {"tn": "4916"}
+    raw = base64.urlsafe_b64decode(pad(sig))
+    public = serialization.load_pem_private_key(_DEFAULT_KEY, None).public_key()
+    public.verify(encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
+                  f"{head}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))
+
+
+# ------------------------------------------------------------------------------------------------ schedule
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def _task(tmp_path, name, require=None, seconds=1.0, daemon=False, argv=None):
+    launch = Launch(argv) if argv else Launch([], sleep=seconds)
+    return Task(name, {"name": name}, launch, daemon, tmp_path / f"{name}.log", parse_dependencies(require))
+
+
+def test_dependencies_start_tasks_in_order_with_waits(tmp_path):
+    clock = FakeClock()
+    tasks = [
+        _task(tmp_path, "server", seconds=100, daemon=True),
+        _task(tmp_path, "a", {"started": {"task": "server", "wait": 2}}, seconds=1),
+        _task(tmp_path, "b", {"after": {"task": "a", "wait": 0.5}}, seconds=1),
+        _task(tmp_path, "c", "b", seconds=1),
+        _task(tmp_path, "d", {"delay": 1}, seconds=1),
+        _task(tmp_path, "e", {"wait": 4}, seconds=0.1),
+    ]
+    outcome = TaskList(tasks, timeout=30, clock=clock, sleep=clock.sleep).run()
+    assert outcome.passed
+    start = {t.name: round(t.start_time, 1) for t in tasks}
+    assert start["server"] == 0.0 and start["a"] == 2.0
+    assert start["b"] == pytest.approx(3.5, abs=0.11) and start["c"] == pytest.approx(4.5, abs=0.21)
+    assert start["d"] == pytest.approx(start["c"] + 1, abs=0.11)  # Delay: after the previous task started
+    assert start["e"] == pytest.approx(4.0, abs=0.11)
+
+
+def test_timeout_fails_and_names_what_was_still_running(tmp_path):
+    clock = FakeClock()
+    tasks = [_task(tmp_path, "slow", seconds=50), _task(tmp_path, "next", "slow", seconds=1)]
+    outcome = TaskList(tasks, timeout=5, clock=clock, sleep=clock.sleep).run()
+    assert not outcome.passed and outcome.timed_out
+    assert outcome.reason == "timeout after 5s (still running: slow; never started: next)"
+
+
+def test_real_processes_exit_codes_and_daemon_stop(tmp_path):
+    py = sys.executable
+    tasks = [_task(tmp_path, "daemon", daemon=True, argv=[py, "-c", "import time; time.sleep(30)"]),
+             _task(tmp_path, "ok", "daemon", argv=[py, "-c", "print('fine')"])]
+    assert TaskList(tasks, timeout=20).run().passed
+    assert tasks[0].state == State.ENDED
+    failing = [_task(tmp_path, "bad", argv=[py, "-c", "print('boom'); raise SystemExit(3)"]),
+               _task(tmp_path, "never", "bad", argv=[py, "-c", "pass"])]
+    outcome = TaskList(failing, timeout=20).run()
+    assert outcome.reason == "bad exited 3: boom" and failing[1].state == State.PENDING
+
+
+def test_checklogs_patterns(tmp_path):
+    task = _task(tmp_path, "t", argv=[sys.executable, "-c", "print('REGISTER ok')"])
+    task.definition["checklogs"] = {"all": ["REGISTER"], "none": ["ERROR"]}
+    assert TaskList([task], timeout=20).run().passed
+    bad = _task(tmp_path, "u", argv=[sys.executable, "-c", "print('ERROR x')"])
+    bad.definition["checklogs"] = {"none": "ERROR"}
+    assert "checklogs" in TaskList([bad], timeout=20).run().reason
+
+
+def test_missing_command_is_a_failure_not_a_crash(tmp_path):
+    outcome = TaskList([_task(tmp_path, "x", argv=["/nonexistent/binary"])], timeout=5).run()
+    assert not outcome.passed and "cannot start" in outcome.reason
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+def test_junit_and_summary():
+    results = [Result("registration/01.no-db", "PASS", seconds=1.5),
+               Result("registration/02.db", "FAIL", "Register exited 1"),
+               Result("auth/01.x", "SKIP", "needs a MySQL server")]
+    root = ET.fromstring(junit_xml(results))
+    suites = {s.get("name"): s for s in root}
+    assert suites["registration"].get("tests") == "2" and suites["registration"].get("failures") == "1"
+    assert suites["auth"].find("testcase/skipped").get("message") == "needs a MySQL server"
+    assert summary(results) == "Summary: 3 scenarios, 1 passed, 1 failed, 1 skipped"

@@ -89,12 +89,40 @@ def registry_of(core: Any) -> MIRegistry:
         return registry
     modules = getattr(core, "modules", None) or {}
     instances = modules.values() if isinstance(modules, dict) else modules
-    registry = build_registry(MIHost(), instances)
+    registry = build_registry(host_for_core(core), instances)
     try:
         core.mi = registry
     except AttributeError:
         pass
     return registry
+
+
+def host_for_core(core: Any) -> MIHost:
+    """An MIHost reading what a proxy core exposes, when the core did not build its own: its `stats` dict
+    (core counters, reset in place), its log level (`settings.log_level`, `logger`, `process`), its sockets
+    (one `ps` line each) and `reload_routes()` if it has one."""
+    import sys
+
+    stats = Statistics(core_groups=not isinstance(getattr(core, "stats", None), dict))
+    if isinstance(getattr(core, "stats", None), dict):
+        stats.register_mapping("core", core.stats)
+        for name in ("waiting_udp", "waiting_tcp", "waiting_tls"):
+            stats.register_func("net", name, lambda: 0)
+
+    def set_level(level: int) -> None:
+        for holder in (getattr(core, "logger", None), getattr(core, "process", None),
+                       getattr(core, "settings", None)):
+            if holder is not None and hasattr(holder, "log_level"):
+                holder.log_level = level
+
+    level = getattr(getattr(core, "settings", None), "log_level", 3)
+    reload_hook = getattr(core, "reload_routes", None)
+    host = MIHost(argv=list(sys.argv), statistics=stats, log_level=int(level) if isinstance(level, int) else 3,
+                  on_log_level=set_level, reload_routes=reload_hook if callable(reload_hook) else None)
+    for sock in getattr(core, "sockets", None) or ():
+        host.add_process(f"SIP receiver {sock}")
+    host.add_process("timer")
+    return host
 
 
 def host_of(registry: MIRegistry) -> MIHost:

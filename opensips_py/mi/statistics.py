@@ -31,6 +31,7 @@ class Stat:
     value: int = 0
     no_reset: bool = False
     read: Callable[[], int] | None = None
+    write: Callable[[int], None] | None = None  # with read: a value kept elsewhere that can be reset
 
     @property
     def full_name(self) -> str:
@@ -39,7 +40,7 @@ class Stat:
     @property
     def incremental(self) -> bool:
         """list_statistics' word: a resettable counter is "incremental", the rest "non-incremental"."""
-        return self.read is None and not self.no_reset
+        return (self.read is None or self.write is not None) and not self.no_reset
 
     def get(self) -> int:
         if self.read is not None:
@@ -59,7 +60,11 @@ class Stat:
         self.value = value
 
     def reset(self) -> None:
-        if self.incremental:
+        if not self.incremental:
+            return
+        if self.write is not None:
+            self.write(0)
+        else:
             self.value = 0
 
 
@@ -102,6 +107,13 @@ class Statistics:
         grp = self._group(group)
         stat = grp.stats[name.lower()] = Stat(grp.name, name, read=read)
         return stat
+
+    def register_mapping(self, group: str, values: dict[str, int]) -> None:
+        """Statistics kept in someone else's dict (the runtime's core counters): read and reset there."""
+        grp = self._group(group)
+        for name in values:
+            grp.stats[name.lower()] = Stat(grp.name, name, read=lambda n=name: values.get(n, 0),
+                                           write=lambda v, n=name: values.__setitem__(n, v))
 
     def register_module(self, module: Any) -> None:
         """Register the statistics a module's exports table declares (see the module docstring)."""

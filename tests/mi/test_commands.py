@@ -232,3 +232,22 @@ def test_statistics_registry_counters_and_functions():
     stats.find("registered_users").reset()
     assert stats.value("registered_users") == 4
     assert [s.full_name for s in stats.all()] == ["tm:received_replies", "usrloc:registered_users"]
+
+
+def test_registry_of_a_core_without_mi_reads_its_counters_level_and_sockets():
+    from types import SimpleNamespace
+    from opensips_py.mi import registry_of
+
+    core = SimpleNamespace(stats={"rcv_requests": 4, "fwd_requests": 1}, modules={},
+                           settings=SimpleNamespace(log_level=2), logger=SimpleNamespace(log_level=2),
+                           sockets=["udp:127.0.0.1:5060"])
+    registry = registry_of(core)
+    assert core.mi is registry and registry_of(core) is registry
+    assert call(registry, "get_statistics", {"statistics": ["core:"]})["result"] == \
+        {"core:rcv_requests": 4, "core:fwd_requests": 1}
+    assert call(registry, "reset_statistics", {"statistics": ["rcv_requests"]})["result"] == "OK"
+    assert core.stats["rcv_requests"] == 0
+    call(registry, "log_level", {"level": 4})
+    assert core.logger.log_level == 4 and core.settings.log_level == 4
+    types = [p["Type"] for p in call(registry, "ps")["result"]["Processes"]]
+    assert types == ["attendant", "SIP receiver udp:127.0.0.1:5060", "timer"]

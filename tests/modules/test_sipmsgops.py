@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -478,3 +479,18 @@ def test_script_sipmsgops_calls_through_the_compiler():
     assert headers[headers.index("CSeq: 314159 INVITE") + 1] == "X-Proxy: a84b4c76e66710@pc33.atlanta.example.com"
     assert not any(h.startswith("X-Trace") for h in headers)
     assert m_lines(sent_sdp(ctx))[0] == "m=audio 49170 RTP/AVP 8 0 101"
+
+
+def documented_functions(module: str) -> tuple[set[str], set[str]]:
+    """The (implemented, not yet) function names docs/functions.md lists for a module."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "functions.md").read_text(encoding="utf-8")
+    section = page.split(f"\n## {module} ", 1)[1].split("\n## ", 1)[0].split("How they behave", 1)[0]
+    implemented, _, missing = section.partition("Not yet")
+    return set(re.findall(r"`([a-z_0-9]+)`", implemented)), set(re.findall(r"`([a-z_0-9]+)`", missing))
+
+
+def test_docs_functions_md_lists_exactly_what_sipmsgops_implements():
+    names = {f.name for f in OPS.exports.functions}
+    implemented, missing = documented_functions("sipmsgops")
+    assert implemented == {n for n in names if OPS.function(n)}
+    assert missing == {n for n in names if not OPS.function(n)}

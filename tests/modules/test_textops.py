@@ -3,6 +3,7 @@ what the serialized message looks like, and the POSIX regex dialect."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -288,3 +289,20 @@ def test_script_textops_calls_through_the_compiler():
     assert "Max-Forwards: 10" in headers
     assert "Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKnashds8" in headers
     assert ctx.new_uri == "sip:00bob@biloxi.example.com"
+
+
+# ------------------------------------------------------------------------------------------------ docs
+
+def documented_functions(module: str) -> tuple[set[str], set[str]]:
+    """The (implemented, not yet) function names docs/functions.md lists for a module."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "functions.md").read_text(encoding="utf-8")
+    section = page.split(f"\n## {module} ", 1)[1].split("\n## ", 1)[0].split("How they behave", 1)[0]
+    implemented, _, missing = section.partition("Not yet")
+    return set(re.findall(r"`([a-z_0-9]+)`", implemented)), set(re.findall(r"`([a-z_0-9]+)`", missing))
+
+
+def test_docs_functions_md_lists_exactly_what_textops_implements():
+    names = {f.name for f in TEXTOPS.exports.functions}
+    implemented, missing = documented_functions("textops")
+    assert implemented == {n for n in names if TEXTOPS.function(n)}
+    assert missing == {n for n in names if not TEXTOPS.function(n)}

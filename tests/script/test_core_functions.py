@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -394,3 +396,18 @@ def test_script_branches_and_rc_through_the_compiler():
         '\txlog("$var(u)");\n'
         '}\n', ctx)
     assert logs == ["rc=-1 ", "sip:b@example.net"] and len(ctx.branches) == 1 and code == 1
+
+
+def documented_functions(module: str) -> tuple[set[str], set[str]]:
+    """The (implemented, not yet) function names docs/functions.md lists for a module."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "functions.md").read_text(encoding="utf-8")
+    section = page.split(f"\n## {module} ", 1)[1].split("\n## ", 1)[0].split("How they behave", 1)[0]
+    implemented, _, missing = section.partition("Not yet")
+    return set(re.findall(r"`([a-z_0-9]+)`", implemented)), set(re.findall(r"`([a-z_0-9]+)`", missing))
+
+
+def test_docs_functions_md_lists_exactly_what_the_core_implements():
+    names = {f.name for f in CORE.exports.functions}
+    implemented, missing = documented_functions("core")
+    assert implemented == {n for n in names if CORE.function(n)}
+    assert missing == {n for n in names if not CORE.function(n)}

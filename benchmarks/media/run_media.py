@@ -158,6 +158,7 @@ def main() -> int:
     call_counts = [int(n) for n in args.calls.split(",") if n]
     have_rtpengine = not args.no_rtpengine and shutil.which("rtpengine") is not None
     results: dict = {"ng": {}, "rtp": {}}
+    load_before = os.getloadavg()[0]
 
     ours = start_embedded_relay(("127.0.0.1", free_port()), port_min=40000, port_max=49999, delete_delay=0,
                                 log_level=3)
@@ -180,18 +181,24 @@ def main() -> int:
         ours.stop()
         if real is not None:
             real.stop()
+    results["loadavg_before"] = load_before
+    results["loadavg_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=1))
+    print()
+    print(f"load average (1 min) before {load_before:.2f}, after {results['loadavg_after']:.2f}; rows where "
+          "offered < target were limited by the generator or by other load on the machine")
     print()
     print("| ng offer+answer+delete, one client | cycles/s |")
     print("| --- | ---: |")
     for name, rate in results["ng"].items():
         print(f"| {name} | {rate} |")
     print()
-    print("| calls | relay | offered pkt/s | received pkt/s | late % | p99 ms | relay CPU (% core) | pkt/s per core |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| calls | relay | target pkt/s | offered pkt/s | received pkt/s | late % | p99 ms | relay CPU (% core) "
+          "| pkt/s per core |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for calls, row in results["rtp"].items():
         for name, m in row.items():
-            print(f"| {calls} | {name} | {m['offered_pps']} | {m['received_pps']} | {m['late_percent']} | "
+            print(f"| {calls} | {name} | {calls * 100} | {m['offered_pps']} | {m['received_pps']} | {m['late_percent']} | "
                   f"{m['p99_ms']} | {m['relay_cpu_core_percent']} | {m['pps_per_core']} |")
     return 0
 

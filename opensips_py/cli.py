@@ -1,6 +1,6 @@
 """The `opensips-py` command line.
 
-    opensips-py -f opensips.cfg [-c|-C] [-F] [-D] …   run a config (or only check it, as OpenSIPS spells it)
+    opensips-py -f opensips.cfg [-c|-C] [-F] [-D] [-l SOCKET]…   run a config (or only check it with -c/-C)
     opensips-py check FILE… [options]                 lint configs (docs/check.md)
     opensips-py rtpengine [options]                   the embedded rtpengine-compatible media relay
     opensips-py -V                                    version
@@ -125,8 +125,9 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="configuration file (default /etc/opensips/opensips.cfg)")
     parser.add_argument("-c", dest="check", action="store_true", help="check the config and exit")
     parser.add_argument("-C", dest="check_full", action="store_true", help="check the config (full) and exit")
-    parser.add_argument("-F", dest="foreground", action="store_true", help="stay in the foreground")
-    parser.add_argument("-D", dest="debug", action="store_true", help="debug mode")
+    parser.add_argument("-F", dest="foreground", action="store_true",
+                        help="stay in the foreground (always the case: accepted for OpenSIPS compatibility)")
+    parser.add_argument("-D", dest="debug", action="store_true", help="debug mode: log at debug level (4)")
     parser.add_argument("-l", dest="listen", action="append", metavar="SOCKET", help="extra socket")
     parser.add_argument("-m", dest="shm", metavar="MB", help="shared memory (accepted and ignored)")
     parser.add_argument("-M", dest="pkg", metavar="MB", help="private memory (accepted and ignored)")
@@ -155,14 +156,60 @@ def run_main(argv: list[str]) -> int:
         if result.exit_status() == 0:
             print("config file ok, exiting...", file=sys.stderr)
         return 2 if result.source is None else result.exit_status()
-    if result.exit_status() != 0:
+    if result.source is None:
         sys.stderr.write(format_text([(args.config, result)]))
+        print(f"opensips-py: cannot read config file {args.config}, refusing to start", file=sys.stderr)
+        return 2
+    return _run(args, result)
+
+
+def _run(args, result) -> int:
+    """Run mode: build the proxy core from the checked config and serve it until SIGTERM/SIGINT."""
+    from opensips_py.runtime import ProxyCore, StartupFailure
+    from opensips_py.runtime.log import L_DBG
+
+    if args.shm or args.pkg:
+        print("opensips-py: -m/-M accepted and ignored (Python manages its own memory)", file=sys.stderr)
+    try:
+        core = ProxyCore.from_check(result, args.config, extra_sockets=args.listen or (),
+                                    log_level=L_DBG if args.debug else None)
+    except StartupFailure as failure:
+        sys.stderr.write(failure.report)
         print(f"opensips-py: bad config file {args.config}, refusing to start", file=sys.stderr)
-        return 2 if result.source is None else 1
-    print(f"opensips-py {__version__}: {args.config} is a valid config "
-          f"({result.warnings} warning(s)), but the SIP runtime is not part of this version yet: only "
-          "`opensips-py check` (and `opensips-py -c -f FILE`) work so far.", file=sys.stderr)
-    return 2
+        return 1
+    core.logger.notice(f"opensips-py {__version__} starting with {args.config} (pid {os.getpid()})")
+    return serve(core)
+
+
+def serve(core) -> int:
+    """Serve on the real network until SIGTERM or SIGINT; 0 after a clean stop, 1 if sockets fail."""
+    import signal
+
+    import trio
+
+    from opensips_py.transport.server import LiveServer
+
+    async def main() -> None:
+        server = LiveServer(core)
+        async with trio.open_nursery() as nursery:
+            async def stop_on_signal() -> None:
+                with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for signum in signals:
+                        core.logger.notice(f"{signal.Signals(signum).name} received: shutting down")
+                        nursery.cancel_scope.cancel()
+                        return
+
+            nursery.start_soon(stop_on_signal)
+            await server.run()
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    except OSError as exc:
+        core.logger.error(f"cannot open the sockets: {exc}")
+        return 1
+    core.logger.notice("stopped")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

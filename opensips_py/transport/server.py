@@ -1,0 +1,218 @@
+"""The live host: trio sockets and the wall clock around one ProxyCore.
+
+`LiveServer(core).run()` opens every socket of the config, runs the core's start-up, and serves until
+`shutdown()` (the CLI calls it on SIGTERM/SIGINT). Everything lives in one nursery owned by the server: the
+UDP receive loops, the TCP accept loops and connections, the timer task that drives `next_timer()`/
+`on_timer()`, the idle-connection sweeper and each module's `serve()`; shutdown cancels that one scope.
+
+The core's time is the wall clock (`time.time()`), so script timestamps are real; trio's own clock is used
+only to sleep until the next timer.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import trio
+
+from opensips_py.runtime.core import ProxyCore
+from opensips_py.script.context import ListenSocket, ReceiveInfo, Send
+from opensips_py.sip import MAX_MESSAGE_SIZE
+from opensips_py.transport.tcp import ConnectionTable, TCPConnection, idle_deadline, open_listener, run_connection
+from opensips_py.transport.udp import UDPEndpoint
+
+
+class LiveServer:
+    """Serve one ProxyCore on real sockets."""
+
+    def __init__(self, core: ProxyCore, clock: Callable[[], float] = time.time) -> None:
+        self.core = core
+        self.clock = clock
+        self.logger = core.logger
+        settings = core.settings
+        self.udp: dict[ListenSocket, UDPEndpoint] = {}
+        self.tcp_listeners: dict[ListenSocket, trio.SocketListener] = {}
+        self.connections = ConnectionTable(settings.tcp_max_connections)
+        self._nursery: trio.Nursery | None = None
+        self._timer_scope: trio.CancelScope | None = None
+        self._timer_due = math.inf
+        self._connecting: dict[tuple[str, str, int], list[bytes]] = {}
+        self.dropped_sends = 0
+
+    # ---------------------------------------------------------------------------------- life cycle
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Open the sockets, start the core, serve until shutdown(); sockets are closed on the way out."""
+        core = self.core
+        try:
+            for sock in core.sockets:
+                if sock.proto == "udp":
+                    self.udp[sock] = UDPEndpoint(sock)
+                elif sock.proto == "tcp":
+                    self.tcp_listeners[sock] = await open_listener(sock, core.settings.tcp_socket_backlog)
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for endpoint in self.udp.values():
+                    nursery.start_soon(endpoint.serve, self._on_datagram, self._kick_timer)
+                for sock, listener in self.tcp_listeners.items():
+                    nursery.start_soon(self._accept_loop, sock, listener)
+                nursery.start_soon(self._timer_loop)
+                if self.tcp_listeners:
+                    nursery.start_soon(self._sweep_idle)
+                for module in core.modules.values():
+                    nursery.start_soon(module.serve)
+                self.dispatch(core.start(self.clock()))
+                self._kick_timer()
+                self.logger.notice(f"opensips-py serving {len(core.sockets)} socket(s)")
+                task_status.started(self)
+        finally:
+            self._nursery = None
+            for endpoint in self.udp.values():
+                endpoint.close()
+            for listener in self.tcp_listeners.values():
+                with trio.CancelScope(shield=True):
+                    await listener.aclose()
+            core.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop serving: cancel everything the server started."""
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    # ---------------------------------------------------------------------------------- input
+    def _on_datagram(self, data: bytes, address: tuple, listen: ListenSocket) -> None:
+        now = self.clock()
+        sends = self.core.receive(data, ReceiveInfo(listen, address[0], address[1], "udp", None, now), now)
+        if sends:
+            self.dispatch(sends)
+
+    def _on_stream_message(self, data: bytes, conn: TCPConnection) -> None:
+        now = self.clock()
+        rcv = ReceiveInfo(conn.listen, conn.peer[0], conn.peer[1], conn.listen.proto, conn.id, now)
+        sends = self.core.receive(data, rcv, now)
+        if sends:
+            self.dispatch(sends)
+        self._kick_timer()
+
+    # ---------------------------------------------------------------------------------- output
+    def dispatch(self, sends: list[Send]) -> None:
+        """Send what the core returned: datagrams at once, stream data onto its connection's queue."""
+        for output in sends:
+            if output.proto == "udp":
+                endpoint = self.udp.get(output.socket) if output.socket is not None else None
+                if endpoint is None:
+                    endpoint = next(iter(self.udp.values()), None)
+                if endpoint is None or not endpoint.sendto(output.data, output.host, output.port):
+                    self.dropped_sends += 1
+            elif output.proto == "tcp":
+                self._send_stream(output)
+            else:
+                self.dropped_sends += 1
+                self.logger.error(f"cannot send over {output.proto}: not served")
+
+    def _send_stream(self, output: Send) -> None:
+        conn = self.connections.find(output.connection_id, output.proto, output.host, output.port)
+        if conn is not None:
+            if not conn.queue(output.data):
+                self.dropped_sends += 1
+            return
+        key = (output.proto, output.host, output.port)
+        pending = self._connecting.get(key)
+        if pending is not None:  # a connect is already under way: send once it is up
+            pending.append(output.data)
+            return
+        if self.connections.full:
+            self.dropped_sends += 1
+            self.logger.error(f"tcp_max_connections ({self.connections.max_connections}) reached: not "
+                              f"connecting to {output.host}:{output.port}")
+            return
+        if self._nursery is None:
+            self.dropped_sends += 1
+            return
+        self._connecting[key] = [output.data]
+        self._nursery.start_soon(self._connect, output.socket, key)
+
+    async def _connect(self, listen: ListenSocket | None, key: tuple[str, str, int]) -> None:
+        proto, host, port = key
+        timeout = self.core.settings.tcp_connect_timeout / 1000
+        stream = None
+        try:
+            with trio.move_on_after(timeout):
+                local = listen.host if listen is not None and listen.host not in ("0.0.0.0", "::") else None
+                stream = await trio.open_tcp_stream(host, port, local_address=local)
+        except OSError as exc:
+            self.logger.error(f"tcp connect to {host}:{port} failed: {exc}")
+        pending = self._connecting.pop(key, [])
+        if stream is None:
+            self.dropped_sends += len(pending)
+            if pending:
+                self.logger.error(f"tcp connect to {host}:{port}: no connection within "
+                                  f"{self.core.settings.tcp_connect_timeout} ms, {len(pending)} message(s) dropped")
+            return
+        if listen is None:
+            listen = next(s for s in self.core.sockets if s.proto == proto)
+        conn = self.connections.add(listen, (host, port), stream, self.clock())
+        for data in pending:
+            conn.queue(data)
+        await run_connection(conn, self._on_stream_message, self._closed, self.clock, self.logger,
+                             MAX_MESSAGE_SIZE)
+
+    async def _accept_loop(self, listen: ListenSocket, listener: trio.SocketListener) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:  # EMFILE and friends: log, breathe, go on
+                self.logger.error(f"tcp accept on {listen} failed: {exc}")
+                await trio.sleep(0.1)
+                continue
+            if self.connections.full:
+                self.logger.warning(f"tcp_max_connections ({self.connections.max_connections}) reached: "
+                                    "refusing a connection")
+                await stream.aclose()
+                continue
+            peer = stream.socket.getpeername()
+            conn = self.connections.add(listen, (peer[0], peer[1]), stream, self.clock())
+            assert self._nursery is not None
+            self._nursery.start_soon(run_connection, conn, self._on_stream_message, self._closed, self.clock,
+                                     self.logger, MAX_MESSAGE_SIZE)
+
+    def _closed(self, conn: TCPConnection) -> None:
+        self.connections.remove(conn)
+        self.core.connection_closed(conn.id)
+
+    async def _sweep_idle(self) -> None:
+        """Close connections idle for longer than tcp_connection_lifetime."""
+        lifetime = self.core.settings.tcp_connection_lifetime
+        period = idle_deadline(lifetime)
+        if math.isinf(period):
+            return
+        while True:
+            await trio.sleep(period)
+            limit = self.clock() - lifetime
+            for conn in list(self.connections.by_id.values()):
+                if conn.last_activity < limit:
+                    self.logger.debug(f"tcp connection {conn.id} idle for {lifetime} s: closing it")
+                    conn.close()
+
+    # ---------------------------------------------------------------------------------- timers
+    def _kick_timer(self) -> None:
+        """The core may want to wake earlier than the timer task sleeps: move its deadline."""
+        due = self.core.next_timer()
+        if due is not None and due < self._timer_due and self._timer_scope is not None:
+            self._timer_due = due
+            self._timer_scope.deadline = trio.current_time() + max(0.0, due - self.clock())
+
+    async def _timer_loop(self) -> None:
+        while True:
+            due = self.core.next_timer()
+            self._timer_due = due if due is not None else math.inf
+            with trio.CancelScope() as scope:
+                self._timer_scope = scope
+                if due is not None:
+                    scope.deadline = trio.current_time() + max(0.0, due - self.clock())
+                await trio.sleep_forever()
+            self._timer_scope = None
+            now = self.clock()
+            due = self.core.next_timer()
+            if due is not None and due <= now:
+                self.dispatch(self.core.on_timer(now))

@@ -405,6 +405,8 @@ class MessageText:
         self._written_body: bytes | None = None
         self._owned_replaced: dict[int, str] = {}
         self._owned_removed: set[int] = set()
+        self._owned_inserts: list[tuple[int, str]] = []
+        self._line_start_index = {start: index for index, start in enumerate(self._starts)}
 
     # -- reading ------------------------------------------------------------------------------------------
     def _sync_body(self) -> None:
@@ -491,11 +493,28 @@ class MessageText:
             if lumps.replaced.get(index) == text:
                 del lumps.replaced[index]
         lumps.removed.difference_update(self._owned_removed)
-        self._owned_replaced, self._owned_removed = {}, set()
+        for anchor, text in self._owned_inserts:
+            added = lumps.insert.get(anchor, [])
+            if text in added:
+                added.remove(text)
+                if not added:
+                    del lumps.insert[anchor]
+        self._owned_replaced, self._owned_removed, self._owned_inserts = {}, set(), []
         if not self.lines:
             return
+        eol = self.eol
+        line_edits = []
+        for seq, (s, e, t) in enumerate(self._head_edits):
+            anchor = self._line_start_index.get(s)
+            if s == e and anchor is not None and t.endswith(eol):
+                # whole lines inserted between two lines: an insert lump, which a removal of the next line
+                # (remove_hf) does not take away
+                lumps.insert.setdefault(anchor, []).append(t[:-len(eol)])
+                self._owned_inserts.append((anchor, t[:-len(eol)]))
+            else:
+                line_edits.append((seq, (s, e, t)))
         spans = sorted(((self._line_of(s), self._line_of(e - 1) if e > s else self._line_of(s), seq, (s, e, t))
-                        for seq, (s, e, t) in enumerate(self._head_edits)), key=lambda span: (span[0], span[2]))
+                        for seq, (s, e, t) in line_edits), key=lambda span: (span[0], span[2]))
         groups: list[list] = []
         for first, last, _, edit in spans:
             if groups and first <= groups[-1][1]:
@@ -503,7 +522,7 @@ class MessageText:
                 groups[-1][2].append(edit)
             else:
                 groups.append([first, last, [edit]])
-        eol, n = self.eol, len(self.lines)
+        n = len(self.lines)
         i = 0
         while i < len(groups):
             first, last, edits = groups[i]

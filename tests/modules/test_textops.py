@@ -222,6 +222,14 @@ def test_textops_edits_coexist_with_header_lumps_of_other_modules():
     assert not any(h.startswith("Max-Forwards") for h in headers)  # remove_hf wins
 
 
+def test_whole_lines_inserted_between_headers_survive_removal_of_the_next_header():
+    ctx = make_ctx()
+    assert TEXTOPS.search_append(ctx, re.compile("CSeq: [^\r]*\r\n"), "X-After-CSeq: 1\r\n") == 1
+    ctx.msg.remove_header("User-Agent")
+    headers = headers_of(ctx)
+    assert headers[headers.index("CSeq: 314159 INVITE") + 1:][:2] == ["X-After-CSeq: 1", "X-Note: bob was here"]
+
+
 def test_two_edits_on_one_line_both_apply_and_an_overlapping_one_is_refused():
     ctx = make_ctx()
     assert TEXTOPS.replace(ctx, re.compile("Alice"), "Alicia") == 1

@@ -109,7 +109,8 @@ def run_scenario(scenario: Scenario, options: RunOptions) -> Result:
         lists["cleanup_tasks"].run()
         status = "PASS" if outcome.passed else "FAIL"
         logs = _keep_logs(ws, scenario, options)
-        return Result(scenario.full_name, status, outcome.reason, time.monotonic() - started, logs)
+        reason = outcome.reason.replace(str(ws.scenario_dir) + "/", "").replace(str(ws.root), "<workspace>")
+        return Result(scenario.full_name, status, reason, time.monotonic() - started, logs)
     finally:
         if options.keep:
             print(f"  workspace kept: {ws.root}", file=sys.stderr)

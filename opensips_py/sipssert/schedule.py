@@ -65,6 +65,9 @@ class Task:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return ""
+        missing = sorted(set(re.findall(r"error E301: (\S+) is not implemented in opensips-py", text)))
+        if missing:  # the proxy refused the config: name what it lacks, not where
+            return "not implemented yet: " + ", ".join(missing)
         kept = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("$ ")]
         return " | ".join(kept[-lines:])
 
@@ -292,7 +295,7 @@ class TaskList:
                     _signal_group(task.process, signal.SIGKILL)
                     task.process.wait(timeout=10)
             code = task.process.returncode if task.process is not None else 0
-            if task.daemon and code not in (0, -signal.SIGTERM, -signal.SIGKILL):
+            if task.daemon and code not in (0, -signal.SIGTERM, -signal.SIGKILL, 128 + signal.SIGTERM):
                 # a daemon that failed while being stopped
                 self.failures.append(f"{task.name} exited {code} when stopped: {task.log_tail()}")
             self._ended(task, 0 if task.daemon else code, self.clock())

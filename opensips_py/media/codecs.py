@@ -34,13 +34,19 @@ class CodecDef:
     media_type: str = "audio"
 
 
-# The codecs both rtpengine (with its transcoding build) and our later PyAV media path can encode and
-# decode. The set matters for the SDP: once a media transcodes, codecs outside it are dropped.
+# The codecs rtpengine 10.5 (Debian's build) encodes and decodes ("fully supported" in rtpengine
+# --codecs). The set shapes the SDP: codecs in it can be offered for transcoding, and once a media
+# transcodes, codecs outside it are dropped. Our transcoding backend (a later issue) has to cover the
+# same set, or this table shrinks and the SDP differs from rtpengine's there.
 CODEC_DEFS: dict[str, CodecDef] = {d.name.lower(): d for d in (
     CodecDef("PCMA", 8000, 1, 20, rfc_payload_type=8),
     CodecDef("PCMU", 8000, 1, 20, rfc_payload_type=0),
     CodecDef("G723", 8000, 1, 30, rfc_payload_type=4),
     CodecDef("G722", 8000, 1, 20, rfc_payload_type=9),
+    CodecDef("G729", 8000, 1, 20, fmtp="annexb=no", rfc_payload_type=18),
+    CodecDef("G729a", 8000, 1, 20),
+    CodecDef("speex", 16000, 1, 20),
+    CodecDef("GSM", 8000, 1, 20, rfc_payload_type=3),
     CodecDef("opus", 48000, 2, 20),
     CodecDef("telephone-event", 8000, 1, 0, fmtp="0-15", supplemental=True, dtmf=True),
     CodecDef("CN", 8000, 1, 20, supplemental=True, rfc_payload_type=13),

@@ -255,6 +255,40 @@ FLOWS: dict[str, list[Step]] = {
     "sip_source_address_uses_received_from": [
         Step("offer", "phone_offer", "a", flags="SIP-source-address replace-origin"),
     ],
+    "codec_strip_all_offer_pcmu": [
+        Step("offer", "chrome_offer", "a", flags=f"{WEB_TO_SIP} codec-strip-all codec-offer-PCMU"),
+        Step("answer", "phone_answer", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "codec_strip_all_except_g722": [
+        Step("offer", "chrome_offer", "a", flags=f"{WEB_TO_SIP} codec-strip-all codec-except-G722"),
+    ],
+    "answer_without_common_codec": [
+        Step("offer", "phone_offer", "a", flags=SIP_TO_SIP),
+        Step("answer", "phone_answer_av", "a", "b", flags=SIP_TO_SIP,
+             edit=lambda sdp: sdp.replace("m=audio 7002 RTP/AVP 0 8", "m=audio 7002 RTP/AVP 18")),
+    ],
+    "mask_opus_answer_pcma": [
+        Step("offer", "chrome_offer", "a", flags=f"{WEB_TO_SIP} codec-mask-opus codec-transcode-PCMU"),
+        Step("answer", "phone_answer_126", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "transcode_towards_browser_with_video": [
+        Step("offer", "chrome_av_offer", "a", flags=f"{WEB_TO_SIP} codec-transcode-G722"),
+        Step("answer", "phone_answer_av", "a", "b", flags=f"{BASE} ICE=force"),
+    ],
+    "strip_by_payload_number_and_full_spec": [
+        Step("offer", "chrome_offer", "a", flags=f"{WEB_TO_SIP} codec-strip-63 codec-strip-opus/48000/2"),
+    ],
+    "transcode_every_supported_codec": [
+        Step("offer", "phone_offer", "a", flags="trust-address transcode-G729 transcode-speex transcode-GSM "
+                                                "transcode-G729a transcode-G723 transcode-AMR transcode-iLBC"),
+        Step("answer", "phone_answer_126", "a", "b", flags="trust-address"),
+    ],
+    "reoffer_changes_codecs": [
+        Step("offer", "phone_offer", "a", flags=SIP_TO_SIP),
+        Step("answer", "phone_answer", "a", "b", flags=SIP_TO_SIP),
+        Step("offer", "phone_offer_static", "a", "b", flags=SIP_TO_SIP),
+        Step("answer", "phone_answer_126", "a", "b", flags=SIP_TO_SIP),
+    ],
     "forked_offer_two_branches": [
         Step("offer", "phone_offer", "a", flags=BASE, via_branch="z9hG4bK-1"),
         Step("offer", "phone_offer", "a", flags=BASE, via_branch="z9hG4bK-2"),

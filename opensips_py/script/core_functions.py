@@ -25,7 +25,8 @@ Where the state lives (what the runtime reads when it builds a request, a Via or
   JSON object per contact), so it follows the transaction into failure_route like any AVP.
 
 The proxy core, when present (`ctx.process.core`), is read for `sockets` (ListenSocket list) and `aliases`
-(strings as written in `alias=`: "[proto:]host[:port]") by is_myself() and force_send_socket().
+((proto, host, port) tuples, None for what `alias=` leaves out, or "[proto:]host[:port]" strings) by
+is_myself() and force_send_socket().
 """
 from __future__ import annotations
 

@@ -327,7 +327,7 @@ SOCKETS = [ListenSocket("udp", "192.0.2.1", 5060, advertised_host="203.0.113.7")
 
 
 def proxy_ctx() -> MsgContext:
-    core = SimpleNamespace(sockets=SOCKETS, aliases=["sip.example.com", "udp:pbx.example.com:5070"])
+    core = SimpleNamespace(sockets=SOCKETS, aliases=["sip.example.com", ("udp", "pbx.example.com", 5070)])
     return make_ctx(core=core)
 
 

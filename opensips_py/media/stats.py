@@ -13,6 +13,8 @@ from typing import Any
 
 from opensips_py.media.session import Call, CallMedia, Endpoint, MediaFlag as F, Monologue, PacketStream
 
+MAX_PROXIES = 256
+
 COMMANDS = ("ping", "offer", "answer", "delete", "query", "list", "statistics")
 
 # rtpengine's short names in controlstatistics (daemon/control_ng.c ng_command_strings_short).
@@ -152,14 +154,21 @@ class RelayStatistics:
     errors: dict[str, int] = field(default_factory=dict)
     commands: dict[str, dict[str, CommandCounter]] = field(default_factory=dict)
 
+    def _proxy_key(self, proxy: str) -> str:
+        # Per-proxy counters are keyed by source address: bounded, so spoofed sources cannot grow them.
+        if proxy in self.commands or len(self.commands) < MAX_PROXIES:
+            return proxy
+        return "other"
+
     def count_command(self, proxy: str, command: str, duration: float) -> None:
-        per_proxy = self.commands.setdefault(proxy, {})
+        per_proxy = self.commands.setdefault(self._proxy_key(proxy), {})
         counter = per_proxy.setdefault(command, CommandCounter())
         counter.count += 1
         counter.duration += duration
 
     def count_error(self, proxy: str) -> None:
-        self.errors[proxy] = self.errors.get(proxy, 0) + 1
+        key = proxy if proxy in self.errors or len(self.errors) < MAX_PROXIES else "other"
+        self.errors[key] = self.errors.get(key, 0) + 1
 
     def call_ended(self, call: Call, now: float) -> None:
         totals = Totals()
@@ -187,7 +196,8 @@ class RelayStatistics:
         average = self.call_durations / self.ended_calls if self.ended_calls else 0.0
         proxies = []
         totals: dict[str, int] = {f"total{_SHORT[c]}count": 0 for c in COMMANDS}
-        for proxy, per_command in self.commands.items():
+        for proxy in list(self.commands) + [p for p in self.errors if p not in self.commands]:
+            per_command = self.commands.get(proxy, {})
             entry: dict[str, Any] = {"proxy": proxy}
             for command in COMMANDS:
                 counter = per_command.get(command, CommandCounter())

@@ -262,3 +262,20 @@ def test_a_failing_command_does_not_stop_the_relay(driver: Driver, monkeypatch) 
     assert driver.send({"command": "query", "call-id": "x"}) == {"result": "error",
                                                                   "error-reason": "Internal error"}
     assert driver.send({"command": "ping"}) == {"result": "pong"}
+
+
+def test_statistics_count_commands_and_errors_per_proxy(driver: Driver) -> None:
+    driver.send({"command": "ping"})
+    driver.send({"command": "frobnicate"})
+    driver.offer("phone_offer")
+    control = driver.send({"command": "statistics"})["statistics"]["controlstatistics"]
+    (proxy,) = control["proxies"]
+    assert proxy["proxy"] == "127.0.0.1"
+    assert proxy["pingcount"] == 1 and proxy["offercount"] == 1 and proxy["errorcount"] == 1
+    assert control["totaloffercount"] == 1
+
+
+def test_per_proxy_counters_stay_bounded_whatever_the_sources(driver: Driver) -> None:
+    for index in range(1000):
+        driver.relay.handle_datagram(b"p%d d7:command4:pinge" % index, (f"10.0.{index // 250}.{index % 250}", 1))
+    assert len(driver.relay.stats.commands) <= 257

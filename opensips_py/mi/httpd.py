@@ -163,8 +163,9 @@ class HTTPServer:
             except Exception:
                 log.exception("httpd: handler for %s failed", request.target)
                 response = HTTPResponse(500, b"<html><body>Internal Server Error</body></html>")
-            await stream.send_all(render(response, keep_alive))
-            if not keep_alive:
+            with trio.move_on_after(self.conn_timeout) as stalled:  # a client that does not read
+                await stream.send_all(render(response, keep_alive))
+            if stalled.cancelled_caught or not keep_alive:
                 return
 
     async def _drain(self, stream) -> None:

@@ -6,7 +6,8 @@ without docker they become 127.0.52.x and 127.10.52.x (all of 127/8 is loopback 
 Paths: each task sees the scenario directory at its mount point (/etc/opensips for opensips, /home for
 the others) and a scenario volume at its bind path (/var/lib/opensips/db_sqlite); here those are the
 workspace copy and a workspace directory per volume. FIFO paths under /run/opensips or /var/run/opensips
-(mi_fifo) go to the workspace too.
+(mi_fifo) go to the workspace too. In SIPp scenario files, `<`/`>` inside attribute values are escaped
+(see escape_attribute_brackets).
 """
 from __future__ import annotations
 
@@ -30,6 +31,46 @@ def map_addresses(text: str) -> str:
     for pattern, replacement in _ADDRESS_RULES:
         text = pattern.sub(replacement, text)
     return text
+
+
+def escape_attribute_brackets(xml: str) -> str:
+    """`<` and `>` inside attribute values escaped (`regexp="<sip:(.*)>"`): the suite's SIPp scenarios have
+    them raw, which the SIPp of its docker image takes and Debian's SIPp 3.6 refuses ("Invalid XML in
+    scenario"). CDATA sections (the SIP messages) and comments are left as they are."""
+    out: list[str] = []
+    i, n = 0, len(xml)
+    in_tag = False
+    quote = ""
+    while i < n:
+        if not in_tag:
+            for opener, closer in (("<![CDATA[", "]]>"), ("<!--", "-->")):
+                if xml.startswith(opener, i):
+                    end = xml.find(closer, i)
+                    end = n if end < 0 else end + len(closer)
+                    out.append(xml[i:end])
+                    i = end
+                    break
+            else:
+                ch = xml[i]
+                in_tag = ch == "<"
+                out.append(ch)
+                i += 1
+            continue
+        ch = xml[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+                out.append(ch)
+            else:
+                out.append({"<": "&lt;", ">": "&gt;"}.get(ch, ch))
+        elif ch in "\"'":
+            quote = ch
+            out.append(ch)
+        else:
+            in_tag = ch != ">"
+            out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def loopback_of(network: str | None, host: int) -> str:
@@ -95,6 +136,8 @@ class Workspace:
             except UnicodeDecodeError:
                 continue
             mapped = self.map(text)
+            if path.suffix == ".xml" and "<scenario" in mapped:
+                mapped = escape_attribute_brackets(mapped)
             if mapped != text:
                 path.write_text(mapped, encoding="utf-8")
 

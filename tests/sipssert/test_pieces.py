@@ -257,3 +257,14 @@ def test_junit_and_summary():
     assert suites["registration"].get("tests") == "2" and suites["registration"].get("failures") == "1"
     assert suites["auth"].find("testcase/skipped").get("message") == "needs a MySQL server"
     assert summary(results) == "Summary: 3 scenarios, 1 passed, 1 failed, 1 skipped"
+
+
+def test_sipp_scenarios_get_brackets_in_attributes_escaped_but_not_in_cdata(tmp_path):
+    from opensips_py.sipssert.workspace import escape_attribute_brackets
+    xml = ('<scenario><recv response="200"><action><ereg regexp="<sip:([^;@]*)>" assign_to="c"/></action>'
+           '</recv><send><![CDATA[INVITE <sip:x> SIP/2.0]]></send><!-- a<b> --></scenario>')
+    assert escape_attribute_brackets(xml) == xml.replace('"<sip:([^;@]*)>"', '"&lt;sip:([^;@]*)&gt;"')
+    ws = Workspace.create(SUITE / "b2b" / "03.refer-unattended-uac", {}, base=tmp_path)
+    text = (ws.scenario_dir / "scripts" / "transfer.xml").read_text()
+    assert 'regexp="&lt;sip:([^;@]*)&gt;"' in text
+    ET.fromstring(text.encode())  # well-formed now

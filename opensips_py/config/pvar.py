@@ -53,11 +53,13 @@ def _balanced(text: str, start: int, open_ch: str, close_ch: str) -> int:
 
 
 def _inner(text: str, pos: Pos) -> str | PVar:
-    """The inside of `(…)` or `[…]`: a nested spec when it starts with `$`, else text."""
-    if text.startswith("$") and len(text) > 1:
+    """The inside of `(…)` or `[…]`, or a transformation argument: a nested spec when it is one `$…` (blanks
+    around it allowed, as OpenSIPS skips them: `{param.value, $var(x)}`), else the text as written."""
+    stripped = text.strip()
+    if stripped.startswith("$") and len(stripped) > 1:
         try:
-            spec, end = parse_spec(text, 0, pos)
-            if end == len(text):
+            spec, end = parse_spec(stripped, 0, pos)
+            if end == len(stripped):
                 return spec
         except PVarSyntaxError:
             pass

@@ -12,7 +12,7 @@ import pkgutil
 from opensips_py.modules.exports import ModuleExports
 
 # Files in this package that are not module tables.
-_NOT_MODULES = {"exports", "names", "kamailio", "not_opensips"}
+_NOT_MODULES = {"exports", "names", "kamailio", "not_opensips", "base"}
 
 
 @functools.cache

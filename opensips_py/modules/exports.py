@@ -69,6 +69,8 @@ class Arg:
     """One function parameter.
 
     static: the value is fixed at start-up (CMD_PARAM_STATIC): no `$pv`, no format expansion.
+    no_expand: a string literal is taken as written (CMD_PARAM_NO_EXPAND: `$` is not a variable there), while a
+    `$pv` argument is still read (textops' subst expressions).
     route_kind: for ArgKind.ROUTE, which block the name refers to ("failure_route", "branch_route",
     "onreply_route", "route").
     choices: for string parameters that take a fixed set of words (or a comma list of them), the words.
@@ -78,6 +80,7 @@ class Arg:
     kind: ArgKind = ArgKind.STR
     optional: bool = False
     static: bool = False
+    no_expand: bool = False
     route_kind: str | None = None
     choices: tuple[str, ...] = ()
 

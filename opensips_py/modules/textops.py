@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import bisect
 import re
-import string
 from dataclasses import dataclass, field
 from typing import Callable
 
 from opensips_py.modules.base import ModuleBase
 from opensips_py.modules.exports import B, F, L, O, R, Arg, ArgKind, Function, ModuleExports
 from opensips_py.script.context import MsgContext, ScriptError
+from opensips_py.script.regex import posix_regex
 
 _ROFBL = R | O | F | B | L
 _RE = Arg("re", ArgKind.REGEX)
 _TXT = Arg("txt")
 # static: CMD_PARAM_NO_EXPAND — the literal reaches subst_parser() as written ('$' anchors, '\1'), and the
 # $pvs of the replacement part are read per match.
-_SUBST = Arg("subst_expr", static=True)
+_SUBST = Arg("subst_expr", no_expand=True)
 _SUBST_DOC = ("A sed-like '/re/repl/flags' (flags i, g); the literal is not $pv-expanded (CMD_PARAM_NO_EXPAND), "
               "the replacement may refer to $pvs.")
 
@@ -53,89 +53,6 @@ EXPORTS = ModuleExports(
         Function("subst_user", (_SUBST,), routes=R | O | F | B, doc="On the R-URI user. " + _SUBST_DOC),
     ),
 )
-
-
-# ------------------------------------------------------------------------------------------------ POSIX regexes
-
-_POSIX_CLASSES = {
-    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-    "space": r" \t\n\r\f\v", "blank": r" \t", "xdigit": "0-9A-Fa-f", "cntrl": r"\x00-\x1f\x7f",
-    "print": r"\x20-\x7e", "graph": r"\x21-\x7e", "punct": "".join("\\" + c for c in string.punctuation),
-}
-_GNU_ESCAPES = {"w": r"\w", "W": r"\W", "s": r"\s", "S": r"\S", "b": r"\b", "B": r"\B", "<": r"\b", ">": r"\b",
-                "`": r"\A", "'": r"\Z"}
-_SET_SPECIAL = frozenset("\\[]^&~|")
-_CACHE: dict[tuple[str, bool, bool], re.Pattern] = {}
-
-
-def _bracket(src: str, start: int, newline: bool) -> tuple[str, int]:
-    """The POSIX bracket expression at src[start] == '[' as a Python set, and the index after it."""
-    i = start + 1
-    negate = i < len(src) and src[i] == "^"
-    if negate:
-        i += 1
-    members: list[str] = []
-    first = True
-    while i < len(src):
-        c = src[i]
-        if c == "]" and not first:
-            break
-        first = False
-        if c == "[" and i + 1 < len(src) and src[i + 1] in ":=.":
-            kind = src[i + 1]
-            close = src.find(kind + "]", i + 2)
-            if close < 0:
-                raise re.error(f"unterminated [{kind} in bracket expression")
-            name = src[i + 2:close]
-            if kind == ":":
-                if name not in _POSIX_CLASSES:
-                    raise re.error(f"unknown character class [:{name}:]")
-                members.append(_POSIX_CLASSES[name])
-            else:
-                members.append("".join("\\" + ch if ch in _SET_SPECIAL else ch for ch in name))
-            i = close + 2
-            continue
-        members.append("\\" + c if c in _SET_SPECIAL else c)
-        i += 1
-    else:
-        raise re.error("unterminated bracket expression")
-    if negate and newline:
-        members.append(r"\n")  # REG_NEWLINE: a non-matching list never matches a newline
-    return "[" + ("^" if negate else "") + "".join(members) + "]", i + 1
-
-
-def posix_regex(source: str, *, icase: bool = True, newline: bool = True) -> re.Pattern:
-    """Compile a POSIX extended regex (glibc dialect) as `re`; flags as regcomp's REG_ICASE / REG_NEWLINE.
-    Raises re.error for what regcomp would refuse."""
-    key = (source, icase, newline)
-    compiled = _CACHE.get(key)
-    if compiled is not None:
-        return compiled
-    out: list[str] = []
-    i = 0
-    while i < len(source):
-        c = source[i]
-        if c == "\\" and i + 1 < len(source):
-            d = source[i + 1]
-            if d in _GNU_ESCAPES:
-                out.append(_GNU_ESCAPES[d])
-            elif d.isdigit() and d != "0":
-                out.append("\\" + d)  # back-reference (a glibc extension to ERE)
-            else:
-                out.append(re.escape(d))  # any other escaped character is itself
-            i += 2
-            continue
-        if c == "[":
-            text, i = _bracket(source, i, newline)
-            out.append(text)
-            continue
-        out.append(c)
-        i += 1
-    flags = (re.IGNORECASE if icase else 0) | (re.MULTILINE if newline else re.DOTALL)
-    compiled = re.compile("".join(out), flags)
-    if len(_CACHE) < 4096:
-        _CACHE[key] = compiled
-    return compiled
 
 
 def as_posix(pattern: re.Pattern | str | None) -> re.Pattern:

@@ -25,6 +25,7 @@ from opensips_py.config.pvar import PVarSyntaxError, parse_format
 from opensips_py.modules.exports import ArgKind, Function, RouteType
 from opensips_py.script.context import ERROR, FALSE, TRUE, MsgContext, ScriptError, Value
 from opensips_py.script.pvars import ALL, CORE_HANDLERS, Handler, PVRef, UnknownPseudoVariable, compile_pvar
+from opensips_py.script.regex import posix_regex
 
 Stmt = Callable[[MsgContext], None]
 Expr = Callable[[MsgContext], Value]
@@ -149,19 +150,9 @@ def _ordered(op: str, a, b) -> int:
     return TRUE if result else FALSE
 
 
-_REGEX_CACHE: dict[str, re.Pattern] = {}
-
-
-def posix_regex(pattern: str) -> re.Pattern:
-    """A POSIX extended regex, case-insensitive (OpenSIPS compiles =~ patterns with REG_ICASE)."""
-    compiled = _REGEX_CACHE.get(pattern)
-    if compiled is None:
-        compiled = re.compile(pattern.replace("[[:digit:]]", "[0-9]").replace("[[:alpha:]]", "[A-Za-z]")
-                              .replace("[[:space:]]", r"[\s]").replace("[[:alnum:]]", "[A-Za-z0-9]"),
-                              re.IGNORECASE | re.DOTALL)
-        if len(_REGEX_CACHE) < 4096:
-            _REGEX_CACHE[pattern] = compiled
-    return compiled
+def match_regex(pattern: str) -> re.Pattern:
+    """The regex of `=~`/`!~`: POSIX extended, case-insensitive, not newline-sensitive (route.c)."""
+    return posix_regex(pattern, icase=True, newline=False)
 
 
 def ip_matches(value: Value, net: str) -> bool:
@@ -447,9 +438,14 @@ class Compiler:
                 result = value(ctx)
                 if ctx.exit:
                     return 0
-                if isinstance(result, list):
-                    result = result[0] if result else None
-                target.set(ctx, result, op)
+                if isinstance(result, list):  # $(hdr(X)[*]) and friends: all values, comma-joined
+                    result = ",".join(as_text(v) for v in result) if result else None
+                try:
+                    target.set(ctx, result, op)
+                except ScriptError as exc:
+                    ctx.log(-1, f"{pos.file}:{pos.line}: {exc}")
+                    ctx.retcode = -1
+                    return -1
                 ctx.retcode = 1
                 return 1
 
@@ -466,7 +462,12 @@ class Compiler:
                 ctx.log(1, f"{pos.file}:{pos.line}: {exc}")
                 ctx.retcode = -1
                 return -1
-            target.set(ctx, result, "=")
+            try:
+                target.set(ctx, result, "=")
+            except ScriptError as exc:
+                ctx.log(-1, f"{pos.file}:{pos.line}: {exc}")
+                ctx.retcode = -1
+                return -1
             ctx.retcode = 1
             return 1
 
@@ -526,7 +527,7 @@ class Compiler:
         if op in ("=~", "!~"):
             if isinstance(right_node, ast.Str):
                 try:
-                    pattern = posix_regex(right_node.value)
+                    pattern = match_regex(right_node.value)
                 except re.error as exc:
                     self.error(right_node.pos, f"bad regular expression: {exc}", "E408")
                     return lambda ctx: ERROR
@@ -545,7 +546,7 @@ class Compiler:
                     if source is None:
                         return ERROR
                     try:
-                        regex = posix_regex(str(source))
+                        regex = match_regex(str(source))
                     except re.error:
                         return ERROR
                 found = regex.search(str(value)) is not None
@@ -856,8 +857,8 @@ class Compiler:
         pos = node.pos
 
         def run_function(ctx: MsgContext) -> int:
-            values = [convert(ctx) for convert in converters]
             try:
+                values = [convert(ctx) for convert in converters]
                 rc = impl(ctx, *values)
             except ScriptError as exc:
                 ctx.log(-1, f"{pos.file}:{pos.line}: {name}(): {exc}")
@@ -908,15 +909,26 @@ class Compiler:
 
             return as_int
         if kind == ArgKind.REGEX:
+            # mod_fix.c compiles REGEX parameters with REG_EXTENDED | REG_ICASE | REG_NEWLINE
             if isinstance(arg, ast.Str):
                 try:
-                    pattern = re.compile(arg.value)
+                    pattern = posix_regex(arg.value)
                 except re.error as exc:
                     self.error(arg.pos, f"bad regular expression {arg.value!r}: {exc}", "E303")
                     return lambda ctx: None
                 return lambda ctx: pattern
             getter = self.expr(arg)
-            return lambda ctx: re.compile(str(getter(ctx)))
+
+            def dynamic_regex(ctx: MsgContext):
+                try:
+                    return posix_regex(str(getter(ctx)))
+                except re.error as exc:
+                    raise ScriptError(f"bad regular expression: {exc}")
+
+            return dynamic_regex
+        if spec.no_expand and isinstance(arg, (ast.Str, ast.FoldedStr)):
+            value = arg.value
+            return lambda ctx: value
         if kind in (ArgKind.FLAG, ArgKind.ROUTE) or spec.static:
             if isinstance(arg, (ast.Str, ast.FoldedStr)):
                 value = arg.value

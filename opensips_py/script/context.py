@@ -113,7 +113,8 @@ class Process:
     outbox: list[Send] = field(default_factory=list)
     log: Callable[[int, str], None] = field(default=lambda level, text: None)
     core: Any = None  # the proxy core (opensips_py.runtime): sockets, modules, timers, script
-    log_level: int = 2
+    log_level: int = 2  # $log_level: the current level (scripts may change it)
+    default_log_level: int = 2  # the configured level, restored by `$log_level = NULL`
 
 
 # ------------------------------------------------------------------------------------------------ one message

@@ -1244,9 +1244,8 @@ for _name in ("err.class", "err.level", "err.info", "err.rcode", "err.rreason"):
 def _set_log_level(ctx, arg, index, value, op) -> None:
     """$log_level/$xlog_level = n sets this process's level; = NULL restores the configured one."""
     process = ctx.process
-    saved = process.__dict__.setdefault("_configured_log_level", process.log_level)
     if value is None:
-        process.log_level = saved
+        process.log_level = process.default_log_level
         return
     if not isinstance(value, int):
         _error(ctx, "input for $log_level found not to be an integer")

@@ -64,6 +64,8 @@ class StreamFramer:
                     events.append(KeepAlive.PING)
                     del buffer[:4]
                     continue
+                if buffer in (b"\r\n", b"\r\n\r"):
+                    break  # maybe the first half of a CRLFCRLF ping cut by the segment: wait for more
                 if buffer.startswith(b"\r\n"):
                     events.append(KeepAlive.PONG)
                     del buffer[:2]

@@ -119,11 +119,6 @@ def test_include_of_a_directory_is_a_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_run_mode_says_the_runtime_is_not_there_yet(tmp_path):
-    result = run("-f", cfg(tmp_path, GOOD))
-    assert result.returncode == 2 and "only `opensips-py check`" in result.stderr
-
-
 def test_run_mode_refuses_a_bad_config(tmp_path):
     result = run("-f", cfg(tmp_path, BAD))
     assert result.returncode == 1 and "refusing to start" in result.stderr

@@ -12,11 +12,9 @@ import pytest
 from opensips_py.config.check import check_file
 from opensips_py.config.check.context import CheckOptions
 from opensips_py.config.diagnostics import Severity
+from tests import shared
 
-GUIDE = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "seed",
-                                      "guide-opensips.cfg"))
-if not os.path.exists(GUIDE):
-    GUIDE = "/work/shared/seed/guide-opensips.cfg"
+GUIDE = str(shared.GUIDE_CFG)
 
 # line -> what OpenSIPS 3.6.8 complained about there (issue 2's list), and a word our message must contain.
 REJECTED_BY_OPENSIPS_3_6 = {

@@ -6,14 +6,11 @@ import os
 
 import pytest
 
-from opensips_py.config.parser import parse_file
+from opensips_py.config.parser import parse_file, parse_text
 from opensips_py.config.printer import print_config
-from opensips_py.config.parser import parse_text
+from tests import shared
 
-CORPUS = "/work/shared/corpus/official"
-if not os.path.isdir(CORPUS):  # the corpus sits next to the checkout
-    CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus", "official")
-CORPUS = os.path.normpath(CORPUS)
+CORPUS = str(shared.OFFICIAL)
 
 # Not opensips.cfg syntax as stored: filled in by a template step before OpenSIPS sees them.
 TEMPLATES = {
@@ -73,7 +70,7 @@ def test_corpus_config_prints_back_to_the_same_ast(relpath):
 
 
 def test_guide_config_parses_in_dialect_mode():
-    result = parse_file(os.path.join(CORPUS, "..", "..", "seed", "guide-opensips.cfg"))
+    result = parse_file(str(shared.GUIDE_CFG))
     assert not result.diagnostics
     dialects = {r.dialect for r in result.config.routes()}
     assert {"request_route", "function"} <= dialects

@@ -6,6 +6,7 @@ OpenSIPS sources disagree, the sources win; such cases are listed below with the
 """
 from __future__ import annotations
 
+from tests import shared
 import re
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from opensips_py.modules import core
 from opensips_py.modules.exports import ALL, VERSIONS, ArgKind, GlobalKind, ModuleExports
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO.parent / "shared" / "reference" / "opensips-core.md"
+REFERENCE = shared.REFERENCE / "opensips-core.md"
 DOCS = REPO / "docs" / "core.md"
 
 

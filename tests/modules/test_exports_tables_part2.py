@@ -6,6 +6,7 @@ or is listed in NOT_EXPORTS below with the reason.
 """
 from __future__ import annotations
 
+from tests import shared
 import importlib
 import itertools
 import re
@@ -37,7 +38,7 @@ PART2_MODULES = (
 # that "added in 3.5" stays exact) and 2.4, the last release of modules removed in 3.0 (uri).
 BRANCHES = ("2.4", "3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "4.0")
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "opensips-modules.md"
+REFERENCE = shared.REFERENCE / "opensips-modules.md"
 
 
 def _table(name: str) -> ModuleExports:

@@ -30,9 +30,17 @@ def test_every_split_point_gives_the_same_frames() -> None:
 def test_double_crlf_is_a_ping_and_single_crlf_a_pong() -> None:
     framer = StreamFramer()
     assert framer.feed(b"\r\n\r\n") == [KeepAlive.PING]
-    assert framer.feed(b"\r\n") == [KeepAlive.PONG]
+    assert framer.feed(b"\r\n") == []  # could be the first half of a ping: held
+    assert framer.feed(MSG1) == [KeepAlive.PONG, MSG1]
     assert framer.feed(b"\r\n\r\n" + MSG2) == [KeepAlive.PING, MSG2]
     assert CRLF_PONG == b"\r\n"
+
+
+def test_a_ping_split_across_two_segments_is_still_a_ping() -> None:
+    framer = StreamFramer()
+    assert framer.feed(MSG1 + b"\r\n") == [MSG1]
+    assert framer.feed(b"\r\n" + MSG2) == [KeepAlive.PING, MSG2]
+    assert framer.buffered == 0
 
 
 def test_partial_message_waits_for_the_rest() -> None:

@@ -215,7 +215,7 @@ def _check_arg(ctx: Context, call: ast.Call, i: int, arg, spec) -> Problem | Non
                        fix=Fix("quote it", (span_edit(arg.pos, f'"{text}"'),)))
     if isinstance(arg, ast.Null):
         return Problem("E303", arg.pos, f"{where} cannot be NULL")
-    if isinstance(arg, ast.PVar) and (spec.static or kind in (ArgKind.FLAG, ArgKind.ROUTE)):
+    if isinstance(arg, ast.PVar) and (spec.static and not spec.no_expand or kind in (ArgKind.FLAG, ArgKind.ROUTE)):
         return Problem("E303", arg.pos, f"{where} must be a literal string (it is fixed at start-up)")
     if isinstance(arg, (ast.Str, ast.FoldedStr)):
         value = arg.value

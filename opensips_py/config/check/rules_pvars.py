@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 
 from opensips_py.config import ast
@@ -46,7 +47,8 @@ def _static_positions(name: str, count: int) -> set[int]:
     offers = exports_index().functions.get(name, [])
     positions: set[int] | None = None
     for offer in offers:
-        mine = {i for i, a in enumerate(offer.item.args) if a.static or a.kind.value in ("flag", "route")}
+        mine = {i for i, a in enumerate(offer.item.args)
+                if a.static or a.no_expand or a.kind.value in ("flag", "route")}
         positions = mine if positions is None else positions & mine
     return positions or set()
 
@@ -158,8 +160,13 @@ def _known(ctx: Context, pvar: ast.PVar, offers: list, where: ast.Pos, in_string
                    fix=ctx.insert_loadmodule_fix(sorted(modules)[0]) if len(modules) == 1 else None)
 
 
+_INDEXED_NAMEADDR = re.compile(r"^nameaddr\.\d+\.", re.IGNORECASE)
+
+
 def _check_transformation(ctx: Context, tr: ast.Transformation, where: ast.Pos) -> None:
-    offers = exports_index().transformations.get(tr.name.lower(), [])
+    # 3.4+: {nameaddr.N.member} picks the N-th name-addr of a list
+    name = _INDEXED_NAMEADDR.sub("nameaddr.", tr.name)
+    offers = exports_index().transformations.get(name.lower(), [])
     if not offers:
         close = difflib.get_close_matches(tr.name.lower(), list(exports_index().transformations), n=2, cutoff=0.7)
         ctx.report("E502", where, f"unknown transformation {{{tr.name}}}",

@@ -1,6 +1,7 @@
 """Real traffic from the public captures in the corpus: every SIP message parses, validates, round-trips."""
 from __future__ import annotations
 
+from tests import shared
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from opensips_py.sip import Request, StreamFramer, build_reply, parse_message
 
 from .capture import sip_datagrams, tcp_streams
 
-CAPTURES = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpus" / "traces" / "pcap").iterdir())
+CAPTURES = sorted((shared.CORPUS / "traces" / "pcap").iterdir())
 UDP_CAPTURES = [p for p in CAPTURES if "Over-TCP" not in p.name]
 
 

@@ -6,6 +6,7 @@ the typed view or validate() otherwise), or are accepted where the RFC lets a pr
 """
 from __future__ import annotations
 
+from tests import shared
 import csv
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from opensips_py.sip import (
 )
 from opensips_py.sip.sdp import SessionDescription
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "rfc4475"
+CORPUS = shared.CORPUS / "rfc4475"
 
 
 def load(name: str) -> bytes:

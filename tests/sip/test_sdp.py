@@ -1,6 +1,7 @@
 """SDP model: byte-exact round trips (corpus, WebRTC offers) and the typed helpers a media relay uses."""
 from __future__ import annotations
 
+from tests import shared
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from opensips_py.sip.sdp import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sip"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "official" / "sipssert-opensips-tests"
+CORPUS = shared.OFFICIAL / "sipssert-opensips-tests"
 CHROME = (DATA / "chrome-offer.sdp").read_bytes()
 FIREFOX = (DATA / "firefox-offer.sdp").read_bytes()
 

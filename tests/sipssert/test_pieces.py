@@ -15,8 +15,9 @@ from opensips_py.sipssert.runner import Result, junit_xml, selected, summary
 from opensips_py.sipssert.schedule import After, Delay, State, Task, TaskList, Wait, parse_dependencies
 from opensips_py.sipssert.tasks import Launch, TaskBuilder, TaskSkip, config_args, passport_jwt
 from opensips_py.sipssert.workspace import Workspace, map_addresses
+from tests.shared import OFFICIAL
 
-SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "official" / "sipssert-opensips-tests"
+SUITE = OFFICIAL / "sipssert-opensips-tests"
 
 
 def scenario(set_name: str, name: str):

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from opensips_py.sipssert.runner import RunOptions, junit_xml, run_paths
+from tests.shared import OFFICIAL
 
-SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "official" / "sipssert-opensips-tests"
+SUITE = OFFICIAL / "sipssert-opensips-tests"
 STANDIN = Path(__file__).with_name("standin_registrar.py")
 
 

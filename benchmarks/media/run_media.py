@@ -160,9 +160,9 @@ def main() -> int:
     results: dict = {"ng": {}, "rtp": {}}
     load_before = os.getloadavg()[0]
 
-    ours = start_embedded_relay(("127.0.0.1", free_port()), port_min=40000, port_max=49999, delete_delay=0,
+    ours = start_embedded_relay(("127.0.0.1", free_port()), port_min=12000, port_max=15999, delete_delay=0,
                                 log_level=3)
-    real = Rtpengine(50000, 59999) if have_rtpengine else None
+    real = Rtpengine(16000, 19999) if have_rtpengine else None
     try:
         with NgClient(*ours.address, timeout=2.0) as client:
             results["ng"]["opensips-py"] = round(ng_rate(client, args.cycles, 60), 1)

@@ -34,8 +34,8 @@ def load_sdp(name: str) -> str:
 def relay_process() -> RelayHandle:
     """Our relay as a separate process on loopback (short timeouts so timeout tests stay fast)."""
     port = free_udp_port()
-    handle = start_embedded_relay(("127.0.0.1", port), interfaces=["127.0.0.1"], port_min=34000,
-                                  port_max=34999, timeout=60, delete_delay=0, log_level=3)
+    handle = start_embedded_relay(("127.0.0.1", port), interfaces=["127.0.0.1"], port_min=24000,
+                                  port_max=24999, timeout=60, delete_delay=0, log_level=3)
     yield handle
     handle.stop()
 
@@ -87,7 +87,7 @@ def real_rtpengine():
     if shutil.which("rtpengine") is None:
         pytest.fail("rtpengine is not installed: run ./scripts/test, which installs rtpengine-daemon")
     with tempfile.TemporaryDirectory(prefix="rtpengine-") as workdir:
-        daemon = RealRtpengine(free_udp_port(), workdir, 35000, 35999, [])
+        daemon = RealRtpengine(free_udp_port(), workdir, 25000, 25999, [])
         yield daemon
         daemon.stop()
 

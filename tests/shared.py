@@ -14,7 +14,8 @@ _REPO = Path(__file__).resolve().parents[1]
 def _find() -> Path:
     candidates = [os.environ.get("OPENSIPS_PY_SHARED"), _REPO.parent / "shared", "/work/shared"]
     for candidate in candidates:
-        if candidate and (Path(candidate) / "corpus").is_dir():
+        if candidate and (Path(candidate) / "corpus" / "official").is_dir() and \
+                (Path(candidate) / "reference").is_dir():
             return Path(candidate)
     raise RuntimeError("the shared test material (corpus, references) was not found: set OPENSIPS_PY_SHARED "
                        f"(looked at {', '.join(str(c) for c in candidates if c)})")

@@ -25,7 +25,7 @@ from opensips_py.media.relay import LocalSocket, SocketLayer
 from opensips_py.media.sdp_in import StreamParams
 from opensips_py.media.session import (
     Call, CallMedia, EndpointLearning, EndpointMap, MediaFlag as F, Monologue, PacketStream, is_unspecified,
-    pair,
+    pair, unsubscribe,
 )
 
 # SDES crypto suites in rtpengine's order (daemon/crypto.c): name → key length + salt length in bytes.
@@ -746,6 +746,10 @@ def destroy_monologue(call: Call, monologue: Monologue) -> bool:
 
 def _destroy_one(call: Call, monologue: Monologue) -> None:
     release_monologue(monologue)
+    for source in list(monologue.subscriptions):
+        unsubscribe(monologue, source)
+    for subscriber in list(monologue.subscribers):
+        unsubscribe(subscriber, monologue)
     if monologue.tag and call.tags.get(monologue.tag) is monologue:
         del call.tags[monologue.tag]
     if monologue.via_branch and call.branches.get(monologue.via_branch) is monologue:

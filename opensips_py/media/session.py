@@ -280,11 +280,15 @@ class Monologue:
     """Half a dialogue: one SIP party (tag), its medias and its offer/answer partner."""
 
     call: "Call"
+    unique_id: int = 0
     tag: str = ""
     via_branch: str = ""
     label: str = ""
     created: float = 0.0
     peer: "Monologue | None" = None
+    # rtpengine's offer/answer subscriptions (who we receive from / who receives from us), kept for query
+    subscriptions: list["Monologue"] = field(default_factory=list)
+    subscribers: list["Monologue"] = field(default_factory=list)
     medias: list[CallMedia] = field(default_factory=list)
     other_tags: set[str] = field(default_factory=set)
     sdp_username: str | None = None
@@ -315,9 +319,11 @@ class Call:
     deleted_at: float = 0.0           # delete-delay expiry of the whole call (0 = not pending)
     ml_deleted_at: float = 0.0        # earliest pending monologue deletion
     destroyed: bool = False
+    monologues_created: int = 0
 
     def new_monologue(self, now: float) -> Monologue:
-        monologue = Monologue(call=self, created=now)
+        monologue = Monologue(call=self, created=now, unique_id=self.monologues_created)
+        self.monologues_created += 1
         self.monologues.append(monologue)
         return monologue
 
@@ -342,7 +348,15 @@ class Call:
 
 
 def pair(a: Monologue, b: Monologue) -> None:
-    """Make `a` and `b` each other's offer/answer partner (rtpengine subscribes them both ways)."""
+    """Make `a` and `b` each other's offer/answer partner (rtpengine __subscribe_offer_answer_both_ways:
+    whoever received from `a` or `b` stops, then each subscribes to the other)."""
+    for one in (a, b):
+        for subscriber in list(one.subscribers):
+            unsubscribe(subscriber, one)
+    for which, to in ((a, b), (b, a)):
+        if to not in which.subscriptions:
+            which.subscriptions.insert(0, to)
+            to.subscribers.insert(0, which)
     for one, other in ((a, b), (b, a)):
         old = one.peer
         if old is not None and old is not other and old.peer is one:
@@ -351,6 +365,14 @@ def pair(a: Monologue, b: Monologue) -> None:
     if a.tag and b.tag:
         a.other_tags.add(b.tag)
         b.other_tags.add(a.tag)
+
+
+def unsubscribe(which: Monologue, source: Monologue) -> None:
+    """`which` no longer receives from `source`."""
+    if source in which.subscriptions:
+        which.subscriptions.remove(source)
+    if which in source.subscribers:
+        source.subscribers.remove(which)
 
 
 Clock = Callable[[], float]

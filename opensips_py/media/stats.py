@@ -60,6 +60,11 @@ def stream_stats(ps: PacketStream, totals: Totals) -> dict[str, Any]:
         entry["local port"] = ps.socket.port
         entry["local address"] = ps.socket.address
         entry["family"] = "IPv6" if ":" in ps.socket.address else "IPv4"
+    elif ps.media.interface is not None and ps.media.streams[0].socket is not None:
+        # rtpengine shows the RTCP stream of a muxed media on a placeholder socket with port 0
+        entry["local port"] = 0
+        entry["local address"] = ps.media.interface.address
+        entry["family"] = "IPv6" if ":" in ps.media.interface.address else "IPv4"
     entry["endpoint"] = _endpoint(ps.endpoint)
     entry["advertised endpoint"] = _endpoint(ps.advertised_endpoint)
     entry["last packet"] = int(ps.last_packet)
@@ -80,9 +85,6 @@ def media_stats(media: CallMedia, totals: Totals) -> dict[str, Any]:
     entry: dict[str, Any] = {"index": media.index, "type": media.type}
     if media.protocol:
         entry["protocol"] = media.protocol
-    codecs = [pt for pt in media.codecs if not pt.supplemental]
-    if codecs:
-        entry["codec"] = codecs[0].encoding_with_params
     entry["streams"] = [stream_stats(ps, totals) for ps in media.streams]
     entry["flags"] = [name for name, flag in _MEDIA_FLAG_NAMES if media.has(flag)]
     return entry
@@ -95,9 +97,8 @@ def monologue_stats(monologue: Monologue, totals: Totals) -> dict[str, Any]:
     if monologue.label:
         entry["label"] = monologue.label
     entry["created"] = int(monologue.created)
-    partners = [{"tag": monologue.peer.tag, "type": "offer/answer"}] if monologue.peer is not None else []
-    entry["subscriptions"] = partners
-    entry["subscribers"] = [dict(p) for p in partners]
+    entry["subscriptions"] = [{"tag": m.tag, "type": "offer/answer"} for m in monologue.subscriptions]
+    entry["subscribers"] = [{"tag": m.tag, "type": "offer/answer"} for m in monologue.subscribers]
     entry["medias"] = [media_stats(media, totals) for media in monologue.medias]
     return entry
 
@@ -110,12 +111,12 @@ def call_stats(call: Call, from_tag: str | None = None, to_tag: str | None = Non
     if match:
         monologue = call.tags.get(match)
         selected = [monologue] if monologue is not None else []
-        if monologue is not None and monologue.peer is not None:
-            selected.append(monologue.peer)
+        if monologue is not None:
+            selected += [m for m in monologue.subscriptions if m is not monologue]
     else:
         selected = list(call.monologues)
     for monologue in selected:
-        key = monologue.tag or f"<untagged {id(monologue) % 100000}>"
+        key = monologue.tag or f"<untagged {monologue.unique_id}>"
         tags[key] = monologue_stats(monologue, totals)
     return {
         "created": int(call.created),

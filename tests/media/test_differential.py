@@ -327,3 +327,37 @@ def test_normaliser_keeps_port_structure() -> None:
     view = Normaliser(24000, 24999)
     lines = view.sdp("m=audio 24010 RTP/AVP 0\r\na=rtcp:24011\r\nm=audio 24020 RTP/AVP 0\r\na=rtcp:24020\r\n")
     assert lines[:4] == ["m=audio PORT0 RTP/AVP 0", "a=rtcp:RTP+1", "m=audio PORT1 RTP/AVP 0", "a=rtcp:RTP"]
+
+
+QUERIED = ["guide_web_to_sip", "guide_sip_to_web", "guide_web_to_web", "hold_unhold_from_caller",
+           "forked_offer_two_branches", "audio_video_browser_to_phone_video_rejected"]
+
+
+def _query_view(reply: dict, view: Normaliser) -> dict:
+    """A query reply with times dropped and relay ports tokenised (same tokens as the SDPs)."""
+    def clean(value, key="", rtp_port=None):
+        if isinstance(value, dict):
+            return {k: clean(v, k, rtp_port) for k, v in value.items()
+                    if k not in ("created", "created_us", "last signal", "last packet", "last redis update")}
+        if isinstance(value, list):
+            if key == "streams" and value and isinstance(value[0], dict):
+                rtp_port = value[0].get("local port")
+                return [clean(value[0], "", None)] + [clean(v, "", rtp_port) for v in value[1:]]
+            return [clean(v) for v in value]
+        if key == "local port" and isinstance(value, int):
+            return view._port(value, rtp_port)
+        return value
+    return clean(reply)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("flow", QUERIED)
+def test_query_replies_match_real_rtpengine(flow: str, relay, real) -> None:
+    steps = FLOWS[flow] + [Step("query", None, "")]
+    ours = run_flow(relay, steps, load_sdp)
+    theirs = run_flow(real, steps, load_sdp)
+    our_view, their_view = Normaliser(24000, 24999), Normaliser(25000, 25999)
+    for mine, reference in zip(ours[:-1], theirs[:-1]):
+        our_view.reply(mine)
+        their_view.reply(reference)
+    assert _query_view(ours[-1], our_view) == _query_view(theirs[-1], their_view)

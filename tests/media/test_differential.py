@@ -361,3 +361,15 @@ def test_query_replies_match_real_rtpengine(flow: str, relay, real) -> None:
         our_view.reply(mine)
         their_view.reply(reference)
     assert _query_view(ours[-1], our_view) == _query_view(theirs[-1], their_view)
+
+
+@pytest.mark.live
+def test_delete_with_tags_returns_the_same_statistics_as_real_rtpengine(relay, real) -> None:
+    steps = FLOWS["guide_sip_to_sip"] + [Step("delete", None, "a", "b")]
+    ours = run_flow(relay, steps, load_sdp)
+    theirs = run_flow(real, steps, load_sdp)
+    our_view, their_view = Normaliser(24000, 24999), Normaliser(25000, 25999)
+    for mine, reference in zip(ours[:-1], theirs[:-1]):
+        our_view.reply(mine)
+        their_view.reply(reference)
+    assert _query_view(ours[-1], our_view) == _query_view(theirs[-1], their_view)

@@ -93,3 +93,29 @@ def test_without_foreground_the_relay_detaches_and_writes_its_pidfile(tmp_path) 
         assert time.monotonic() < deadline, "pid file not removed on SIGTERM"
         time.sleep(0.05)
     assert not relay_answers_ping(("127.0.0.1", port), timeout=0.2)
+
+
+def test_relay_process_times_out_silent_calls_and_frees_their_sockets() -> None:
+    from opensips_py.media.ngclient import NgClient
+    from tests.media.conftest import load_sdp
+
+    handle = start_embedded_relay(("127.0.0.1", free_udp_port()), port_min=29300, port_max=29399, timeout=1,
+                                  delete_delay=0, log_level=3)
+    try:
+        fds = len(os.listdir(f"/proc/{handle.pid}/fd"))
+        with NgClient(*handle.address) as client:
+            reply = client.send({"command": "offer", "call-id": "t", "from-tag": "a", "sdp": load_sdp("phone_offer"),
+                                 "flags": ["trust-address"]})
+            assert reply["result"] == "ok"
+            client.send({"command": "answer", "call-id": "t", "from-tag": "a", "to-tag": "b",
+                         "sdp": load_sdp("phone_answer"), "flags": ["trust-address"]})
+            assert len(os.listdir(f"/proc/{handle.pid}/fd")) == fds + 4
+            deadline = time.monotonic() + 6
+            while client.send({"command": "list"})["calls"]:
+                assert time.monotonic() < deadline, "call not timed out"
+                time.sleep(0.2)
+            stats = client.send({"command": "statistics"})["statistics"]["totalstatistics"]
+        assert stats["timeoutsessions"] == 1
+        assert len(os.listdir(f"/proc/{handle.pid}/fd")) == fds
+    finally:
+        handle.stop()

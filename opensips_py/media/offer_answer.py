@@ -644,6 +644,9 @@ def _update_monologue_streams(ml: Monologue, streams: list[StreamParams] | None,
         _ice_start(media)
         sink = peer.media_by_index(media.index) if peer is not None else None
         _fill_streams(media, sink, sp, flags, now)
+        demux = bool(media.flags & (F.ICE | F.DTLS)) and not media.has(F.PASSTHRU)
+        for ps in media.streams:
+            ps.demux = demux
 
 
 def offer_answer(sender: Monologue, recipient: Monologue, streams: list[StreamParams], flags: NgFlags,

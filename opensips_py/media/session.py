@@ -94,7 +94,7 @@ class PacketStream:
         "media", "component", "socket", "endpoint", "advertised_endpoint", "learned_endpoint",
         "filled", "confirmed", "received", "is_rtp", "is_rtcp", "fallback_rtcp", "implicit_rtcp",
         "strict_source", "media_handover", "learning", "rtp_sink", "rtcp_sink", "rtcp_sibling",
-        "packets", "bytes", "errors", "last_packet", "forwarding", "zero_address",
+        "packets", "bytes", "errors", "last_packet", "forwarding", "zero_address", "demux",
     )
 
     def __init__(self, media: "CallMedia", component: int, now: float) -> None:
@@ -123,6 +123,7 @@ class PacketStream:
         self.errors = 0
         self.last_packet = now
         self.forwarding = True
+        self.demux = False  # True when ICE/DTLS may arrive here: STUN and DTLS are not forwarded
 
     # -- the hot path ---------------------------------------------------------------------------
     def receive(self, data: bytes, source: Endpoint, now: float) -> None:
@@ -135,6 +136,13 @@ class PacketStream:
                 self.errors += 1
                 return
         if not self.forwarding:
+            return
+        if self.demux and data and data[0] < 64:
+            # RFC 7983: STUN (0-3) or DTLS (20-63), not media. They belong to the ICE agent and the DTLS
+            # endpoint of this stream (ice.IceSeam, dtls.DtlsSeam), never to the other leg.
+            handler = self.media.control_handler
+            if handler is not None:
+                handler(self, data, source)
             return
         sink = self.rtp_sink
         if self.is_rtcp and (not self.is_rtp or (len(data) >= 2 and 192 <= data[1] <= 223)):
@@ -254,6 +262,8 @@ class CallMedia:
     sdes_in: list[dict] = field(default_factory=list)
     sdes_out: list[dict] = field(default_factory=list)
     detected_endpoints: dict[int, list] = field(default_factory=dict)
+    # Where STUN/DTLS datagrams go once ICE and DTLS act (a later issue); None: they are dropped.
+    control_handler: Callable[["PacketStream", bytes, Endpoint], None] | None = None
 
     def has(self, flag: int) -> bool:
         return bool(self.flags & flag)

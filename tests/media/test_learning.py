@@ -129,3 +129,22 @@ def test_packets_from_an_asymmetric_peer_do_not_move_its_endpoint(call_factory) 
     call = call_factory(BASE + " asymmetric")
     call.a_sends(42070, after=0.1)
     assert call.from_a.endpoint == ("127.0.0.1", 41000) and call.from_a.confirmed
+
+
+def test_stun_and_dtls_from_a_browser_leg_are_not_relayed_to_the_phone(call_factory) -> None:
+    call = call_factory(BASE + " ICE=force")
+    stun = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + b"\x00" * 12
+    dtls = b"\x16\xfe\xfd" + b"\x00" * 40
+    assert call.from_a.demux
+    call.a_sends(42080, after=0.1, data=stun)
+    call.a_sends(42080, after=0.2, data=dtls)
+    assert not call.b_got()
+    call.a_sends(42080, after=0.3)
+    assert call.b_got()
+
+
+def test_plain_rtp_legs_relay_whatever_arrives(call_factory) -> None:
+    call = call_factory(BASE + " ICE=remove")
+    assert not call.from_a.demux
+    call.a_sends(42090, after=0.1, data=b"\x00\x01\x00\x00" + b"\x00" * 16)
+    assert call.b_got()

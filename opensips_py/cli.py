@@ -191,6 +191,7 @@ def serve(core) -> int:
 
     async def main() -> None:
         server = LiveServer(core)
+        await server.open()  # a socket that cannot be bound is an OSError here, outside any nursery
         async with trio.open_nursery() as nursery:
             async def stop_on_signal() -> None:
                 with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -29,6 +29,7 @@ EXPORTS = ModuleExports(
 # Semantics read in modules/maxfwd/maxfwd.c and mf_funcs.c (OpenSIPS 3.6/4.0).
 
 from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
+from opensips_py.runtime.sanity import header_index  # noqa: E402
 from opensips_py.sip import SIPParseError  # noqa: E402
 
 MAXFWD_UPPER_LIMIT = 256
@@ -85,8 +86,7 @@ class Module(ModuleBase):
             value = self.max_limit + 1
         value -= 1
         ctx.module_state["maxfwd"] = value
-        field = ctx.msg.header_fields("max-forwards")[0]
-        ctx.msg.replace_field(field.index, str(value))
+        ctx.msg.replace_field(header_index(ctx.msg)["max-forwards"][0], str(value))
         return 1
 
     def is_maxfwd_lt(self, ctx, limit: int) -> int:

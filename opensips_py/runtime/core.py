@@ -46,7 +46,7 @@ from opensips_py.runtime.functions import ProxyCoreFunctions
 from opensips_py.runtime.log import L_ERR, L_INFO, Logger, RateLimit
 from opensips_py.runtime.modules import UnimplementedCall, instantiate, unimplemented_calls
 from opensips_py.runtime.resolver import Resolver, ip_literal
-from opensips_py.runtime.sanity import check_request, check_response
+from opensips_py.runtime.sanity import check_request, check_response, header_index
 from opensips_py.runtime.settings import CoreSettings, SettingsError, read_settings
 from opensips_py.script.compiler import Bindings, StartupError, compile_script
 from opensips_py.script.context import ListenSocket, MsgContext, Process, ReceiveInfo, Send
@@ -605,7 +605,11 @@ class ProxyCore:
             stats["err_replies"] += 1
             self._bad_input_log.log(self.now, L_ERR, f"no {proto} socket to forward a reply")
             return
-        msg.remove_top_via()
+        via_lines = header_index(msg)["via"]
+        if len(via_lines) == len(vias):  # one value per Via line: drop the first line, no re-parse
+            msg.remove_field(via_lines[0])
+        else:
+            msg.remove_top_via()
         data = msg.serialize(ensure_content_length=proto in STREAM_PROTOCOLS)
         port = target.effective_port
         conn = self._connections.get((proto, ip, port)) if proto in STREAM_PROTOCOLS else None

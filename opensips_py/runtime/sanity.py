@@ -5,8 +5,7 @@ broken From or CSeq then surfaces in the middle of the script. We check the head
 once, up front, so the script never trips over them and a malformed request gets its 400 (RFC 4475 §3.1.2):
 
 - requests: Via, From, To, Call-ID and CSeq present; From, To, Call-ID, CSeq and Max-Forwards not repeated;
-  every Via, From, To, Call-ID, CSeq, Max-Forwards and Contact parses; the R-URI parses and carries no
-  `?headers`; the CSeq method is the request's (501 for an unknown method, as RFC 4475 mismatch02 suggests);
+  every Via, From, To, Call-ID, CSeq, Max-Forwards and Contact parses; the R-URI carries no `?headers`; the CSeq method is the request's (501 for an unknown method, as RFC 4475 mismatch02 suggests);
 - responses: the same presence rules and parsable Via, CSeq and Call-ID (a broken response is dropped).
 
 Headers a proxy does not read (Date, Accept, the body, authorization…) are left alone, as OpenSIPS does, so
@@ -21,13 +20,21 @@ _MANDATORY = ("via", "from", "to", "call-id", "cseq")
 _SINGLE = ("from", "to", "call-id", "cseq", "max-forwards")
 
 
+def header_index(msg: Request | Response) -> dict[str, list[int]]:
+    """The message's header index (canonical key -> line numbers), read-only. The SIP layer builds it while
+    parsing; reading it directly spares the per-name key normalisation of header_count() on the hot path."""
+    return msg._index  # noqa: SLF001
+
+
 def _presence(msg: Request | Response) -> None:
-    count = msg.header_count
-    missing = [name for name in _MANDATORY if not count(name)]
-    if missing:
-        raise SIPParseError(400, "Bad Request", "missing " + ", ".join(missing))
+    index = header_index(msg)
+    for name in _MANDATORY:
+        if name not in index:
+            missing = [key for key in _MANDATORY if key not in index]
+            raise SIPParseError(400, "Bad Request", "missing " + ", ".join(missing))
     for name in _SINGLE:
-        if count(name) > 1:
+        found = index.get(name)
+        if found is not None and len(found) > 1:
             raise SIPParseError(400, "Bad Request", f"more than one {name} header")
 
 
@@ -37,7 +44,7 @@ def check_request(msg: Request) -> None:
     msg.via  # noqa: B018 - parse every Via value
     msg.from_, msg.to, msg.call_id, msg.max_forwards, msg.contacts  # noqa: B018
     cseq = msg.cseq
-    if msg.ruri.headers:
+    if "?" in msg.ruri_text and msg.ruri.headers:  # the R-URI itself is parsed when something reads it
         raise SIPParseError(400, "Bad Request", "headers in the Request-URI")
     if cseq.method != msg.method:
         if msg.method in KNOWN_METHODS:

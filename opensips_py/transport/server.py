@@ -41,15 +41,35 @@ class LiveServer:
         self.dropped_sends = 0
 
     # ---------------------------------------------------------------------------------- life cycle
-    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        """Open the sockets, start the core, serve until shutdown(); sockets are closed on the way out."""
-        core = self.core
+    async def open(self) -> None:
+        """Bind every socket of the config (OSError when one cannot be bound; those opened are closed)."""
+        if self.udp or self.tcp_listeners:
+            return
         try:
-            for sock in core.sockets:
+            for sock in self.core.sockets:
                 if sock.proto == "udp":
                     self.udp[sock] = UDPEndpoint(sock)
                 elif sock.proto == "tcp":
-                    self.tcp_listeners[sock] = await open_listener(sock, core.settings.tcp_socket_backlog)
+                    self.tcp_listeners[sock] = await open_listener(sock, self.core.settings.tcp_socket_backlog)
+        except OSError:
+            await self._close_sockets()
+            raise
+
+    async def _close_sockets(self) -> None:
+        for endpoint in self.udp.values():
+            endpoint.close()
+        for listener in self.tcp_listeners.values():
+            with trio.CancelScope(shield=True):
+                await listener.aclose()
+        self.udp.clear()
+        self.tcp_listeners.clear()
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Open the sockets (unless open() did), start the core, serve until shutdown(); the sockets are
+        closed and the modules' destroy() run on the way out."""
+        core = self.core
+        await self.open()
+        try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 for endpoint in self.udp.values():
@@ -67,11 +87,7 @@ class LiveServer:
                 task_status.started(self)
         finally:
             self._nursery = None
-            for endpoint in self.udp.values():
-                endpoint.close()
-            for listener in self.tcp_listeners.values():
-                with trio.CancelScope(shield=True):
-                    await listener.aclose()
+            await self._close_sockets()
             core.shutdown()
 
     def shutdown(self) -> None:

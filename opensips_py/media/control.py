@@ -64,8 +64,7 @@ class MediaRelay:
         self.clock = clock
         self.sockets = sockets or SocketLayer(None)
         self.interfaces = InterfaceTable(config.interfaces, config.port_min, config.port_max)
-        self.ctx = RelayContext(self.interfaces, self.sockets, certificate or generate_certificate(), clock,
-                                config.endpoint_learning)
+        self.ctx = RelayContext(self.interfaces, self.sockets, certificate or generate_certificate(), clock)
         self.instance_id = secrets.token_hex(6)
         self.calls: dict[str, Call] = {}
         self.cache = ng.ReplyCache()

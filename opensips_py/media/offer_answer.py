@@ -24,7 +24,7 @@ from opensips_py.media.ports import PortsExhausted
 from opensips_py.media.relay import LocalSocket, SocketLayer
 from opensips_py.media.sdp_in import StreamParams
 from opensips_py.media.session import (
-    Call, CallMedia, EndpointLearning, EndpointMap, MediaFlag as F, Monologue, PacketStream, is_unspecified,
+    Call, CallMedia, EndpointMap, MediaFlag as F, Monologue, PacketStream, is_unspecified,
     pair, unsubscribe,
 )
 
@@ -47,7 +47,6 @@ class RelayContext:
     sockets: SocketLayer
     certificate: DtlsCertificate
     clock: Callable[[], float]
-    learning: EndpointLearning = EndpointLearning.DELAYED
 
 
 # -- dialogue association (call_get_mono_dialogue) --------------------------------------------------------

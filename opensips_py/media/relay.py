@@ -37,14 +37,6 @@ class LocalSocket:
         self.layer = layer
         self.registered = False
 
-    def send(self, data: bytes, destination: tuple[str, int]) -> bool:
-        """Send without blocking; False when the kernel refused (full buffer, unreachable)."""
-        try:
-            self.sock.sendto(data, destination)
-            return True
-        except OSError:
-            return False
-
     def on_readable(self) -> None:
         """Drain what the kernel has queued (bounded), one `receive` per datagram."""
         recvfrom = self.sock.recvfrom

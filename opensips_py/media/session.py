@@ -14,7 +14,6 @@ Names follow rtpengine's (daemon/call.c, include/call.h) so its source can be re
 from __future__ import annotations
 
 import enum
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -384,6 +383,3 @@ def unsubscribe(which: Monologue, source: Monologue) -> None:
     if which in source.subscribers:
         source.subscribers.remove(which)
 
-
-Clock = Callable[[], float]
-wall_clock: Clock = time.time

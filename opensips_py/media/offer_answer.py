@@ -219,7 +219,7 @@ def _assign_sockets(media: CallMedia, em: EndpointMap) -> None:
         if ps.component - 1 < len(em.sockets):
             sock = em.sockets[ps.component - 1]
         else:
-            sock = ps.socket if ps.socket is not None and ps.socket in em.sockets else None
+            sock = ps.socket  # rtpengine keeps the stream's socket when the new set has fewer ports
         if sock is not None:
             sock.stream = ps
         ps.socket = sock

@@ -198,7 +198,8 @@ def main() -> int:
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for calls, row in results["rtp"].items():
         for name, m in row.items():
-            print(f"| {calls} | {name} | {calls * 100} | {m['offered_pps']} | {m['received_pps']} | {m['late_percent']} | "
+            print(f"| {calls} | {name} | {calls * 100} | {m['offered_pps']} | {m['received_pps']} | "
+                  f"{m['late_percent']} | "
                   f"{m['p99_ms']} | {m['relay_cpu_core_percent']} | {m['pps_per_core']} |")
     return 0
 

@@ -17,6 +17,11 @@ from opensips_py.media.ngclient import NgClient
 
 SDP_DIR = Path(__file__).parent / "sdp"
 
+# Media port ranges of the relays the tests start: below the kernel's ephemeral range (32768+), small,
+# and apart from each other, so the tests do not collide with each other or with random binds.
+OUR_PORTS = (20000, 20599)
+REAL_PORTS = (20600, 21199)
+
 
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -34,8 +39,8 @@ def load_sdp(name: str) -> str:
 def relay_process() -> RelayHandle:
     """Our relay as a separate process on loopback (short timeouts so timeout tests stay fast)."""
     port = free_udp_port()
-    handle = start_embedded_relay(("127.0.0.1", port), interfaces=["127.0.0.1"], port_min=24000,
-                                  port_max=24999, timeout=60, delete_delay=0, log_level=3)
+    handle = start_embedded_relay(("127.0.0.1", port), interfaces=["127.0.0.1"], port_min=OUR_PORTS[0],
+                                  port_max=OUR_PORTS[1], timeout=60, delete_delay=0, log_level=3)
     yield handle
     handle.stop()
 
@@ -87,7 +92,7 @@ def real_rtpengine():
     if shutil.which("rtpengine") is None:
         pytest.fail("rtpengine is not installed: run ./scripts/test, which installs rtpengine-daemon")
     with tempfile.TemporaryDirectory(prefix="rtpengine-") as workdir:
-        daemon = RealRtpengine(free_udp_port(), workdir, 25000, 25999, [])
+        daemon = RealRtpengine(free_udp_port(), workdir, *REAL_PORTS, [])
         yield daemon
         daemon.stop()
 

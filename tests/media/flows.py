@@ -69,6 +69,7 @@ def run_flow(client, steps: list[Step], load_sdp: Callable[[str], str]) -> list[
         document.update(opensips_flags(step.flags))
         document.update(step.extra)
         replies.append(client.send(document))
+    client.send({"command": "delete", "call-id": call_id, "delete-delay": 0})   # leave nothing behind
     return replies
 
 

@@ -142,9 +142,9 @@ _relay: list[MediaRelay] = []
 
 def _fuzz_relay() -> MediaRelay:
     if not _relay:
-        _relay.append(MediaRelay(RelayConfig(interfaces=["127.0.0.1"], port_min=28000, port_max=28999)))
+        _relay.append(MediaRelay(RelayConfig(interfaces=["127.0.0.1"], port_min=21700, port_max=22099)))
     relay = _relay[0]
-    if relay.ports_in_use() > 800:
+    if relay.ports_in_use() > 300:
         relay.close()
-        _relay[0] = relay = MediaRelay(RelayConfig(interfaces=["127.0.0.1"], port_min=28000, port_max=28999))
+        _relay[0] = relay = MediaRelay(RelayConfig(interfaces=["127.0.0.1"], port_min=21700, port_max=22099))
     return relay

@@ -53,7 +53,7 @@ def test_nothing_answers_ping_on_an_unused_port() -> None:
 
 def test_embedded_relay_starts_answers_and_stops_cleanly() -> None:
     address = ("127.0.0.1", free_udp_port())
-    handle = start_embedded_relay(address, port_min=29000, port_max=29099, log_level=3)
+    handle = start_embedded_relay(address, port_min=22100, port_max=22199, log_level=3)
     try:
         assert relay_answers_ping(address)
     finally:
@@ -67,7 +67,7 @@ def test_embedded_relay_reports_a_busy_ng_port() -> None:
     blocker.bind(("127.0.0.1", 0))
     try:
         with pytest.raises(EmbeddedRelayError):
-            start_embedded_relay(blocker.getsockname(), port_min=29100, port_max=29199, log_level=0,
+            start_embedded_relay(blocker.getsockname(), port_min=22200, port_max=22299, log_level=0,
                                  startup_timeout=5, stderr=subprocess.DEVNULL)
     finally:
         blocker.close()
@@ -78,7 +78,7 @@ def test_without_foreground_the_relay_detaches_and_writes_its_pidfile(tmp_path) 
     port = free_udp_port()
     launcher = subprocess.run(
         [sys.executable, "-m", "opensips_py.media", f"--listen-ng=127.0.0.1:{port}",
-         "--interface=127.0.0.1", "--port-min=29200", "--port-max=29299", f"--pidfile={pidfile}",
+         "--interface=127.0.0.1", "--port-min=22300", "--port-max=22399", f"--pidfile={pidfile}",
          "--log-level=0"], timeout=10)
     assert launcher.returncode == 0
     deadline = time.monotonic() + 10
@@ -99,7 +99,7 @@ def test_relay_process_times_out_silent_calls_and_frees_their_sockets() -> None:
     from opensips_py.media.ngclient import NgClient
     from tests.media.conftest import load_sdp
 
-    handle = start_embedded_relay(("127.0.0.1", free_udp_port()), port_min=29300, port_max=29399, timeout=1,
+    handle = start_embedded_relay(("127.0.0.1", free_udp_port()), port_min=22400, port_max=22499, timeout=1,
                                   delete_delay=0, log_level=3)
     try:
         fds = len(os.listdir(f"/proc/{handle.pid}/fd"))

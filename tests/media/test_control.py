@@ -27,7 +27,7 @@ class Driver:
 
     def __init__(self, **config: Any) -> None:
         self.clock = Clock()
-        settings = dict(interfaces=["127.0.0.1"], port_min=27000, port_max=27999)
+        settings = dict(interfaces=["127.0.0.1"], port_min=21300, port_max=21699)
         settings.update(config)
         self.relay = MediaRelay(RelayConfig(**settings), clock=self.clock)
         self.sequence = 0
@@ -237,7 +237,7 @@ def test_final_timeout_ends_calls_whatever_their_activity() -> None:
 
 
 def test_running_out_of_ports_is_reported_and_leaves_nothing_behind() -> None:
-    driver = Driver(port_min=27900, port_max=27905)
+    driver = Driver(port_min=21690, port_max=21695)
     try:
         assert driver.offer("phone_offer", call_id="c1")["result"] == "ok"     # 4 ports
         reply = driver.offer("phone_offer", call_id="c2")

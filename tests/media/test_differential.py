@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.media.conftest import load_sdp
+from tests.media.conftest import OUR_PORTS, REAL_PORTS, load_sdp
 from tests.media.flows import Normaliser, Step, run_flow
 
 BASE = "trust-address replace-origin replace-session-connection"
@@ -317,15 +317,15 @@ def test_relay_answers_like_real_rtpengine(flow: str, relay, real, relay_process
     steps = FLOWS[flow]
     ours = run_flow(relay, steps, load_sdp)
     theirs = run_flow(real, steps, load_sdp)
-    our_view = Normaliser(24000, 24999)
-    their_view = Normaliser(25000, 25999)
+    our_view = Normaliser(*OUR_PORTS)
+    their_view = Normaliser(*REAL_PORTS)
     for index, (mine, reference) in enumerate(zip(ours, theirs)):
         assert our_view.reply(mine) == their_view.reply(reference), f"step {index} ({steps[index].command})"
 
 
 def test_normaliser_keeps_port_structure() -> None:
-    view = Normaliser(24000, 24999)
-    lines = view.sdp("m=audio 24010 RTP/AVP 0\r\na=rtcp:24011\r\nm=audio 24020 RTP/AVP 0\r\na=rtcp:24020\r\n")
+    view = Normaliser(20000, 20599)
+    lines = view.sdp("m=audio 20010 RTP/AVP 0\r\na=rtcp:20011\r\nm=audio 20020 RTP/AVP 0\r\na=rtcp:20020\r\n")
     assert lines[:4] == ["m=audio PORT0 RTP/AVP 0", "a=rtcp:RTP+1", "m=audio PORT1 RTP/AVP 0", "a=rtcp:RTP"]
 
 
@@ -356,7 +356,7 @@ def test_query_replies_match_real_rtpengine(flow: str, relay, real) -> None:
     steps = FLOWS[flow] + [Step("query", None, "")]
     ours = run_flow(relay, steps, load_sdp)
     theirs = run_flow(real, steps, load_sdp)
-    our_view, their_view = Normaliser(24000, 24999), Normaliser(25000, 25999)
+    our_view, their_view = Normaliser(*OUR_PORTS), Normaliser(*REAL_PORTS)
     for mine, reference in zip(ours[:-1], theirs[:-1]):
         our_view.reply(mine)
         their_view.reply(reference)
@@ -368,7 +368,7 @@ def test_delete_with_tags_returns_the_same_statistics_as_real_rtpengine(relay, r
     steps = FLOWS["guide_sip_to_sip"] + [Step("delete", None, "a", "b")]
     ours = run_flow(relay, steps, load_sdp)
     theirs = run_flow(real, steps, load_sdp)
-    our_view, their_view = Normaliser(24000, 24999), Normaliser(25000, 25999)
+    our_view, their_view = Normaliser(*OUR_PORTS), Normaliser(*REAL_PORTS)
     for mine, reference in zip(ours[:-1], theirs[:-1]):
         our_view.reply(mine)
         their_view.reply(reference)

@@ -21,7 +21,7 @@ def open_fds(pid: int) -> int:
 @pytest.fixture()
 def fresh_relay():
     """A relay process of its own, so other tests' calls do not blur the count."""
-    handle = start_embedded_relay(("127.0.0.1", free_udp_port()), port_min=23000, port_max=23999,
+    handle = start_embedded_relay(("127.0.0.1", free_udp_port()), port_min=21200, port_max=21299,
                                   delete_delay=0, log_level=3)
     client = NgClient(*handle.address, timeout=2.0)
     yield handle, client

@@ -16,7 +16,7 @@ def _bind(layer: SocketLayer):
 
 def test_a_pair_is_an_even_rtp_port_and_the_next_odd_one() -> None:
     layer = SocketLayer()
-    pool = PortPool(26000, 26099, random.Random(1))
+    pool = PortPool(22500, 22599, random.Random(1))
     for _ in range(20):
         socks = pool.take(2, _bind(layer))
         rtp, rtcp = (s.getsockname()[1] for s in socks)
@@ -27,7 +27,7 @@ def test_a_pair_is_an_even_rtp_port_and_the_next_odd_one() -> None:
 
 def test_pool_runs_out_and_says_so_then_recovers_after_give_back() -> None:
     layer = SocketLayer()
-    pool = PortPool(26100, 26109, random.Random(2))
+    pool = PortPool(22600, 22609, random.Random(2))
     taken = [pool.take(2, _bind(layer)) for _ in range(5)]
     with pytest.raises(PortsExhausted):
         pool.take(1, _bind(layer))
@@ -46,12 +46,12 @@ def test_pool_runs_out_and_says_so_then_recovers_after_give_back() -> None:
 
 def test_a_port_bound_by_someone_else_is_skipped() -> None:
     blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    blocker.bind(("127.0.0.1", 26200))
+    blocker.bind(("127.0.0.1", 22700))
     try:
         layer = SocketLayer()
-        pool = PortPool(26200, 26201, random.Random(3))
+        pool = PortPool(22700, 22701, random.Random(3))
         socks = pool.take(1, _bind(layer))
-        assert socks[0].getsockname()[1] == 26201
+        assert socks[0].getsockname()[1] == 22701
         socks[0].close()
     finally:
         blocker.close()
@@ -59,7 +59,7 @@ def test_a_port_bound_by_someone_else_is_skipped() -> None:
 
 def test_released_ports_go_to_the_back_of_the_free_list() -> None:
     layer = SocketLayer()
-    pool = PortPool(26300, 26303, random.Random(4))
+    pool = PortPool(22800, 22803, random.Random(4))
     first = pool.take(1, _bind(layer))[0]
     port = first.getsockname()[1]
     first.close()
@@ -74,7 +74,7 @@ def test_released_ports_go_to_the_back_of_the_free_list() -> None:
 
 def test_many_take_give_back_cycles_leave_the_pool_full_and_bounded() -> None:
     layer = SocketLayer()
-    pool = PortPool(26400, 26419, random.Random(5))
+    pool = PortPool(22900, 22919, random.Random(5))
     for _ in range(500):
         socks = pool.take(2, _bind(layer)) + pool.take(1, _bind(layer))
         ports = [s.getsockname()[1] for s in socks]

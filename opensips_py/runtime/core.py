@@ -312,20 +312,23 @@ class ProxyCore:
             self._response(msg, rcv)
 
     def _unparsable(self, data: bytes, rcv: ReceiveInfo, error: SIPParseError) -> None:
-        self.stats["bad_msg_hdr"] += 1
-        self._bad_input_log.log(self.now, L_ERR, f"dropping a message from {rcv.src_host}:{rcv.src_port} "
-                                                 f"({rcv.proto}) that does not parse: {error}")
         if error.code == 513 and len(data) <= 4 * MAX_MESSAGE_SIZE:
             # too large for us, but answerable: parse once more without the limit to reply 513
             try:
                 msg = parse_message(data, max_size=len(data))
             except SIPParseError:
-                return
-            if msg.is_request:
+                msg = None
+            if msg is not None and msg.is_request:
                 self.stats["rcv_requests"] += 1
                 self.stats["err_requests"] += 1
+                self._bad_input_log.log(self.now, L_ERR, f"{msg.method} from {rcv.src_host}:{rcv.src_port} is "
+                                                         f"too large ({len(data)} bytes)")
                 if msg.method != "ACK":
                     self.reply_error(msg, rcv, error.code, error.reason)
+                return
+        self.stats["bad_msg_hdr"] += 1
+        self._bad_input_log.log(self.now, L_ERR, f"dropping a message from {rcv.src_host}:{rcv.src_port} "
+                                                 f"({rcv.proto}) that does not parse: {error}")
 
     def _request(self, msg: Request, rcv: ReceiveInfo) -> None:
         stats = self.stats

@@ -144,6 +144,36 @@ def test_an_idle_tcp_connection_is_closed_after_tcp_connection_lifetime():
         conn.close()
 
 
+def test_an_outgoing_tcp_connection_not_up_within_tcp_connect_timeout_is_abandoned():
+    # a listener whose accept queue is full: the kernel drops further SYNs, so connect() hangs
+    blackhole = socket.socket()
+    blackhole.bind((LOOPBACK, 0))
+    blackhole.listen(0)
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(blackhole.getsockname())
+        fillers.append(filler)
+    port = free_port()
+    lines: list[str] = []
+    text = config(port, "tcp_connect_timeout = 200\n").replace(
+        'forward("udp:127.0.0.1:9")', f'forward("tcp:127.0.0.1:{blackhole.getsockname()[1]}")')
+    core = ProxyCore.from_text(text, logger=Logger(-1, sink=lines.append))
+    try:
+        with ServerThread(core), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            invite = OPTIONS.format(proto="UDP", port=5999, n=9).replace("OPTIONS", "INVITE").encode()
+            started = time.monotonic()
+            sender.sendto(invite, (LOOPBACK, port))
+            while not any("no connection within 200 ms" in line for line in lines):
+                assert time.monotonic() - started < 3, lines
+                time.sleep(0.02)
+            assert time.monotonic() - started >= 0.15
+    finally:
+        for sock in [*fillers, blackhole]:
+            sock.close()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_the_cli_serves_and_stops_within_2_seconds_on_a_signal(tmp_path, signum):
     port = free_port()

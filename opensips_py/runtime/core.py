@@ -117,7 +117,7 @@ class ProxyCore:
         self.stats: dict[str, int] = dict.fromkeys(CORE_STATS, 0)
         self.last_error = E_UNSPEC  # OpenSIPS's prev_ser_error, for sl_reply_error()
         self.process = Process(clock=self._clock, log=self.logger.script, core=self,
-                               log_level=self.settings.log_level)
+                               log_level=self.settings.log_level, default_log_level=self.settings.log_level)
         self._bad_input_log = RateLimit(self.logger)
         self._internal_errors_seen: set[tuple] = set()
         self._timers: list[_Timer] = []
@@ -151,6 +151,7 @@ class ProxyCore:
         self._request_filters = [m.before_request_route for m in self.modules.values()
                                  if callable(getattr(m, "before_request_route", None))]
         self._has_onreply = self.script.route("onreply_route") is not None
+        self._has_error_route = self.script.route("error_route") is not None
         self._has_main_route = self.script.route("route") is not None
 
     # ---------------------------------------------------------------------------------- construction
@@ -341,7 +342,9 @@ class ProxyCore:
                 stats["bad_URIs_rcvd"] += 1
             self._bad_input_log.log(self.now, L_ERR, f"bad {msg.method} from {rcv.src_host}:{rcv.src_port}: "
                                                      f"{error}")
-            if msg.method != "ACK":
+            if self._has_error_route:
+                self._run_error_route(msg, rcv, error)
+            elif msg.method != "ACK":
                 self.reply_error(msg, rcv, error.code, error.reason)
             return
         self._track_connection(msg, rcv)
@@ -361,6 +364,18 @@ class ProxyCore:
             alias_port = self._core_state(ctx).get("tcp_alias_port")
             if alias_port:  # force_tcp_alias(): requests to the sender at that port reuse this connection
                 self._add_connection_key(rcv.connection_id, (rcv.proto, rcv.src_host, int(alias_port)))
+
+    def _run_error_route(self, msg: Request, rcv: ReceiveInfo, error: SIPParseError) -> None:
+        """OpenSIPS runs error_route for a request that failed to parse (receive.c) and sends nothing itself:
+        the script answers, usually with sl_send_reply($err.rcode, $err.rreason). The details are in
+        ctx.module_state["core"]["error"] (errinfo.h: class 1 = parser, level 3 = medium)."""
+        ctx = MsgContext(msg, RouteType.ERROR, self.process, rcv)
+        ctx.module_state["core"] = {"error": {"class": 1, "level": 3, "info": error.detail or error.reason,
+                                              "rcode": error.code, "rreason": error.reason}}
+        try:
+            self.script.run("error_route", None, ctx)
+        except SIPParseError as again:
+            self._bad_input_log.log(self.now, L_ERR, f"error_route: {again}")
 
     def _response(self, msg: Response, rcv: ReceiveInfo) -> None:
         stats = self.stats

@@ -47,9 +47,9 @@ class Logger:
         self._write(f"{self._stamp()} [{self.pid}] {LEVEL_NAMES.get(level, 'DBG')}:{module}:{text}")
 
     def script(self, level: int, text: str) -> None:
-        """A script line (xlog & co.): the text as the script built it, after the time and pid."""
-        if level > self.log_level:
-            return
+        """A script line (xlog & co.): the text as the script built it, after the time and pid. The
+        interpreter already compared its level with the process's `$log_level` (which the script may change),
+        so it is not filtered again here."""
         self._write(f"{self._stamp()} [{self.pid}] {text.rstrip(chr(10))}")
 
     def error(self, text: str, module: str = "core") -> None:

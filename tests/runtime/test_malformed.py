@@ -107,3 +107,17 @@ def _shared_proxy() -> Proxy:
         _PROXY.append(Proxy('route {\n\tif ($rm == "OPTIONS") sl_send_reply(200, "OK");\n'
                             '\telse forward("udp:192.0.2.20:5060");\n}\n'))
     return _PROXY[0]
+
+
+def test_error_route_runs_instead_of_the_automatic_reply():
+    proxy = Proxy(FORWARD + 'error_route {\n\txlog("error route for $rm\\n");\n'
+                            '\tsl_send_reply(400, "Rejected By Script");\n\texit;\n}\n')
+    reply = parsed(only(proxy.send((RFC4475 / "badinv01.dat").read_bytes())))
+    assert (reply.status, reply.reason) == (400, "Rejected By Script")
+    assert proxy.script_logs() == ["error route for INVITE"] and proxy.stats["err_requests"] == 1
+
+
+def test_an_error_route_that_does_not_reply_leaves_the_request_unanswered():
+    proxy = Proxy(FORWARD + 'error_route {\n\txlog("seen\\n");\n}\n')
+    assert proxy.send((RFC4475 / "insuf.dat").read_bytes()) == []
+    assert proxy.script_logs() == ["seen"]

@@ -155,3 +155,11 @@ def test_a_warning_of_check_is_logged_at_start_up():
     lines: list[str] = []
     build(UDP + 'route {\n\texit;\n}\nroute[unused] {\n\texit;\n}\n', logger=Logger(4, sink=lines.append))
     assert any("WARNING:core:start.cfg:" in line and "unused" in line for line in lines)
+
+
+def test_the_script_can_raise_its_own_log_level():
+    proxy = Proxy('log_level = 2\nroute {\n\txdbg("hidden\\n");\n\t$log_level = 4;\n\txdbg("shown\\n");\n'
+                  '\t$log_level = NULL;\n\txdbg("hidden again\\n");\n}\n', log_level=2)
+    proxy.send(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+               b"To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+    assert proxy.script_logs() == ["shown"]

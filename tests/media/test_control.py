@@ -279,3 +279,14 @@ def test_per_proxy_counters_stay_bounded_whatever_the_sources(driver: Driver) ->
     for index in range(1000):
         driver.relay.handle_datagram(b"p%d d7:command4:pinge" % index, (f"10.0.{index // 250}.{index % 250}", 1))
     assert len(driver.relay.stats.commands) <= 257
+
+
+def test_json_requests_get_json_replies(driver: Driver) -> None:
+    import json
+
+    document = {"command": "offer", "call-id": "j1", "from-tag": "a", "sdp": load_sdp("phone_offer"),
+                **opensips_flags(BASE)}
+    reply = driver.raw(b"j1 " + json.dumps(document).encode())
+    assert reply is not None and reply.startswith(b"j1 {")
+    decoded = json.loads(reply[3:])
+    assert decoded["result"] == "ok" and decoded["sdp"].startswith("v=0\r\n")

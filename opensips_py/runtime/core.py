@@ -160,21 +160,18 @@ class ProxyCore:
         """Check the config as `opensips-py check` does (errors refuse start-up), then build the core."""
         from opensips_py.config.check import check_file
         from opensips_py.config.check.context import CheckOptions
-        return cls._from_check(check_file(path, CheckOptions()), path, **kwargs)
+        return cls.from_check(check_file(path, CheckOptions()), path, **kwargs)
 
     @classmethod
     def from_text(cls, text: str, name: str = "<config>", **kwargs) -> "ProxyCore":
         from opensips_py.config.check import check_text
         from opensips_py.config.check.context import CheckOptions
-        return cls._from_check(check_text(text, CheckOptions(), name), name, **kwargs)
+        return cls.from_check(check_text(text, CheckOptions(), name), name, **kwargs)
 
     @classmethod
     def from_check(cls, result, path: str, **kwargs) -> "ProxyCore":
-        """Build from a CheckResult already computed (the CLI checks first for -c/-C)."""
-        return cls._from_check(result, path, **kwargs)
-
-    @classmethod
-    def _from_check(cls, result, path: str, **kwargs) -> "ProxyCore":
+        """Build from a CheckResult (the CLI has one already): its errors refuse start-up, with the list of
+        every call to a function not implemented yet; its warnings are logged."""
         from opensips_py.config.check.output import format_text
         if result.errors:
             calls = unimplemented_calls(result.config, cls._core_implements)

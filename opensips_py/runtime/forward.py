@@ -17,12 +17,12 @@ default (OpenSIPS's update_sock_struct_from_via).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opensips_py.sip import URI, Request, Response, SIPParseError, Via
-from opensips_py.sip.headers import parse_via_list
 
 if TYPE_CHECKING:  # pragma: no cover
     from opensips_py.script.context import ListenSocket
@@ -130,7 +130,6 @@ def host_differs(via_host: str, src_ip: str) -> bool:
     if host == src_ip:
         return False
     if ":" in host and ":" in src_ip:
-        import ipaddress
         try:
             return ipaddress.ip_address(host) != ipaddress.ip_address(src_ip)
         except ValueError:
@@ -227,4 +226,4 @@ def second_via(msg: Response) -> Via | None:
 
 __all__ = ["BadDestination", "Target", "parse_destination", "target_of_uri", "stateless_branch",
            "mark_received_via", "build_forwarded_request", "request_as_is", "response_target", "second_via",
-           "host_differs", "via_with_received", "STREAM_PROTOCOLS", "DEFAULT_PORT", "parse_via_list"]
+           "host_differs", "via_with_received", "STREAM_PROTOCOLS", "DEFAULT_PORT"]

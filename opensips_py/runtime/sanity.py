@@ -5,7 +5,8 @@ broken From or CSeq then surfaces in the middle of the script. We check the head
 once, up front, so the script never trips over them and a malformed request gets its 400 (RFC 4475 §3.1.2):
 
 - requests: Via, From, To, Call-ID and CSeq present; From, To, Call-ID, CSeq and Max-Forwards not repeated;
-  every Via, From, To, Call-ID, CSeq, Max-Forwards and Contact parses; the R-URI carries no `?headers`; the CSeq method is the request's (501 for an unknown method, as RFC 4475 mismatch02 suggests);
+  every Via, From, To, Call-ID, CSeq, Max-Forwards and Contact parses; the R-URI carries no `?headers`;
+  the CSeq method is the request's (501 for an unknown method, as RFC 4475 mismatch02 suggests);
 - responses: the same presence rules and parsable Via, CSeq and Call-ID (a broken response is dropped).
 
 Headers a proxy does not read (Date, Accept, the body, authorization…) are left alone, as OpenSIPS does, so

@@ -30,7 +30,8 @@ def test_a_request_the_script_does_not_forward_is_silently_dropped():
 
 
 def test_each_request_gets_a_fresh_context_but_vars_live_on():
-    proxy = Proxy('startup_route {\n\t$var(n) = 0;\n}\nroute {\n\t$var(n) = $var(n) + 1;\n\tif (isflagset("SEEN")) xlog("flag leaked\\n");\n'
+    proxy = Proxy('startup_route {\n\t$var(n) = 0;\n}\nroute {\n\t$var(n) = $var(n) + 1;\n'
+                  '\tif (isflagset("SEEN")) xlog("flag leaked\\n");\n'
                   '\tsetflag("SEEN");\n\txlog("n=$var(n)\\n");\n}\n')
     proxy.send(request(branch="z9hG4bK1"))
     proxy.send(request(branch="z9hG4bK2"))
@@ -70,7 +71,8 @@ def test_startup_route_runs_once_at_start():
 
 
 def test_timer_route_runs_every_interval_on_the_manual_clock():
-    proxy = Proxy('startup_route {\n\t$var(t) = 0;\n}\ntimer_route[tick, 5] {\n\t$var(t) = $var(t) + 1;\n\txlog("tick $var(t)\\n");\n}\n' + FORWARD)
+    proxy = Proxy('startup_route {\n\t$var(t) = 0;\n}\ntimer_route[tick, 5] {\n\t$var(t) = $var(t) + 1;\n'
+                  '\txlog("tick $var(t)\\n");\n}\n' + FORWARD)
     assert proxy.core.next_timer() == proxy.net.clock.now + 5
     proxy.net.advance(4.9)
     assert proxy.script_logs() == []

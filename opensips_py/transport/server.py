@@ -129,6 +129,7 @@ class LiveServer:
     def _send_stream(self, output: Send) -> None:
         conn = self.connections.find(output.connection_id, output.proto, output.host, output.port)
         if conn is not None:
+            conn.last_activity = self.clock()  # sending keeps a connection alive too
             if not conn.queue(output.data):
                 self.dropped_sends += 1
             return
@@ -186,7 +187,11 @@ class LiveServer:
                                     "refusing a connection")
                 await stream.aclose()
                 continue
-            peer = stream.socket.getpeername()
+            try:
+                peer = stream.socket.getpeername()
+            except OSError:  # the peer is already gone
+                await stream.aclose()
+                continue
             conn = self.connections.add(listen, (peer[0], peer[1]), stream, self.clock())
             assert self._nursery is not None
             self._nursery.start_soon(run_connection, conn, self._on_stream_message, self._closed, self.clock,

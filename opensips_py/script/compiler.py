@@ -26,6 +26,7 @@ from opensips_py.modules.exports import ArgKind, Function, RouteType
 from opensips_py.script.context import ERROR, FALSE, TRUE, MsgContext, ScriptError, Value
 from opensips_py.script.pvars import ALL, CORE_HANDLERS, Handler, PVRef, UnknownPseudoVariable, compile_pvar
 from opensips_py.script.regex import posix_regex
+from opensips_py.sip.errors import SIPParseError
 
 Stmt = Callable[[MsgContext], None]
 Expr = Callable[[MsgContext], Value]
@@ -862,6 +863,9 @@ class Compiler:
                 rc = impl(ctx, *values)
             except ScriptError as exc:
                 ctx.log(-1, f"{pos.file}:{pos.line}: {name}(): {exc}")
+                rc = -1
+            except SIPParseError as exc:  # a header the function needed is malformed: it fails, as in OpenSIPS
+                ctx.log(-1, f"{pos.file}:{pos.line}: {name}(): bad message: {exc}")
                 rc = -1
             if rc is None:
                 rc = 1

@@ -1236,9 +1236,16 @@ def _get_return_value(ctx, arg, index):
     return ctx.return_values[position]
 
 
+def _error_field(field: str):
+    """$err.*: the details the runtime leaves in ctx.module_state["core"]["error"] before error_route."""
+    def get(ctx, arg, index):
+        error = (ctx.module_state.get("core") or {}).get("error") or {}
+        return error.get(field)
+    return get
+
+
 for _name in ("err.class", "err.level", "err.info", "err.rcode", "err.rreason"):
-    # No error_route runs yet: nothing ever sets error details.
-    core_pv(_name)(lambda ctx, arg, index: None)
+    core_pv(_name)(_error_field(_name[4:]))
 
 
 def _set_log_level(ctx, arg, index, value, op) -> None:

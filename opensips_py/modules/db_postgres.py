@@ -19,3 +19,31 @@ EXPORTS = ModuleExports(
         Dependency(("tls_mgm",), when_param="use_tls", unless_values=(0,)),
     ),
 )
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+
+from opensips_py.modules.base import ModuleBase  # noqa: E402
+
+
+class Module(ModuleBase):
+    """The PostgreSQL driver (psycopg 3): one shared connection per URL."""
+
+    exports = EXPORTS
+
+    def init(self) -> None:
+        self._databases: dict[str, object] = {}
+
+    def database(self, url):
+        """The connection for a parsed postgres:// URL (opensips_py.db.DbUrl), opened on first use."""
+        from opensips_py.db.postgres import PostgresDatabase
+        db = self._databases.get(url.text)
+        if db is None:
+            db = PostgresDatabase(url, timeout=self.int_param("timeout"))
+            self._databases[url.text] = db
+        return db
+
+    def destroy(self) -> None:
+        for db in self._databases.values():
+            db.close()
+        self._databases.clear()

@@ -17,3 +17,33 @@ EXPORTS = ModuleExports(
                  doc='Run "PRAGMA name=value" on every new connection ("journal_mode=wal").'),
     ),
 )
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+
+from opensips_py.modules.base import ModuleBase  # noqa: E402
+
+
+class Module(ModuleBase):
+    """The SQLite driver: one shared connection per database file (modules using the same db_url share it)."""
+
+    exports = EXPORTS
+
+    def init(self) -> None:
+        self._databases: dict[str, object] = {}
+
+    def database(self, url):
+        """The connection for a parsed sqlite:// URL (opensips_py.db.DbUrl), opened on first use."""
+        from opensips_py.db.sqlite import SQLiteDatabase
+        db = self._databases.get(url.database)
+        if db is None:
+            db = SQLiteDatabase(url, busy_timeout_ms=self.int_param("busy_timeout"),
+                                pragmas=[str(p) for p in self.param_values("exec_pragma")],
+                                extensions=[str(e) for e in self.param_values("load_extension")])
+            self._databases[url.database] = db
+        return db
+
+    def destroy(self) -> None:
+        for db in self._databases.values():
+            db.close()
+        self._databases.clear()

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from opensips_py.runtime.send_lumps import Outgoing, finish_lumps
 from opensips_py.sip import URI, Request, Response, SIPParseError, Via
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -174,13 +175,16 @@ def via_host_text(host: str) -> str:
 def build_forwarded_request(msg: Request, sock: "ListenSocket", proto: str, branch: str, *,
                             advertised_host: str | None = None, advertised_port: int | None = None,
                             local_rport: bool = False, new_uri: str | None = None) -> bytes:
-    """The bytes of the forwarded request: script edits, our Via on top, Content-Length on streams.
+    """The bytes of the forwarded request: script edits (send-time lines finished for `sock`), our Via on top,
+    Content-Length on streams.
 
     The message's own lumps stay untouched (a second forward() of the same request adds its own Via only)."""
     saved = msg.lumps
     lumps = saved.copy()
     if new_uri is not None and new_uri != msg.ruri_text:
         lumps.new_uri = new_uri
+    # lines that depend on the send socket (rr's Record-Route): runtime/send_lumps.py
+    finish_lumps(lumps, Outgoing(sock, advertised_host, advertised_port))
     msg.lumps = lumps
     try:
         host = via_host_text(advertised_host or sock.via_host)

@@ -18,9 +18,11 @@ One message, as OpenSIPS's receive_msg() does it:
    dropped (err_replies).
 2. A request runs the modules' before-route filters (sl absorbs ACKs to its own replies there) and then
    the main route with a fresh MsgContext; whatever the script decides (forward(), sl_send_reply(), drop)
-   is in the outbox when it returns.
-3. A reply runs the global onreply_route (a `drop` there discards a provisional reply), then is forwarded
-   statelessly by its Vias (runtime/forward.py), unless its top Via is not ours.
+   is in the outbox when it returns. Then each module's `after_request_route(ctx)` runs (OpenSIPS's
+   post-script callbacks: tm releases a transaction the script created and left unanswered).
+3. A reply runs the global onreply_route (a `drop` there discards a provisional reply), then each module's
+   `reply_received(msg, rcv)` (OpenSIPS's response_f: tm takes the replies of its transactions and returns
+   True), then is forwarded statelessly by its Vias (runtime/forward.py), unless its top Via is not ours.
 Nothing a peer sends can stop the core: every message is handled inside one try, and an exception is our
 bug, logged with its traceback once per place and counted.
 
@@ -150,6 +152,12 @@ class ProxyCore:
             raise StartupFailure(text, calls) from exc
         self._request_filters = [m.before_request_route for m in self.modules.values()
                                  if callable(getattr(m, "before_request_route", None))]
+        # module hooks (OpenSIPS's POST_SCRIPT callbacks and response_f): tm cleans up after the main route
+        # and takes the replies of its transactions before stateless forwarding
+        self._request_finishers = [m.after_request_route for m in self.modules.values()
+                                   if callable(getattr(m, "after_request_route", None))]
+        self._reply_takers = [m.reply_received for m in self.modules.values()
+                              if callable(getattr(m, "reply_received", None))]
         self._has_onreply = self.script.route("onreply_route") is not None
         self._has_error_route = self.script.route("error_route") is not None
         self._has_main_route = self.script.route("route") is not None
@@ -357,6 +365,8 @@ class ProxyCore:
                 # a header the script read turned out malformed: OpenSIPS's function fails and logs
                 stats["err_requests"] += 1
                 self._bad_input_log.log(self.now, L_ERR, f"{msg.method} from {rcv.src_host}: {error}")
+        for finish in self._request_finishers:  # e.g. tm: release a transaction the script left unanswered
+            finish(ctx)
         if rcv.connection_id is not None and ctx.module_state:
             alias_port = self._core_state(ctx).get("tcp_alias_port")
             if alias_port:  # force_tcp_alias(): requests to the sender at that port reuse this connection
@@ -392,6 +402,9 @@ class ProxyCore:
                 self._bad_input_log.log(self.now, L_ERR, f"reply from {rcv.src_host}: {error}")
             if ctx.drop and msg.status < 200:
                 stats["drop_replies"] += 1
+                return
+        for take in self._reply_takers:  # tm: a reply of one of its transactions is relayed statefully
+            if take(msg, rcv):
                 return
         self.forward_reply(msg, rcv)
 

@@ -21,6 +21,7 @@ database that cannot be reached at start-up refuses the start, with the URL (pas
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from opensips_py.db.schema import TABLES, create_table_sql
@@ -185,20 +186,25 @@ class Database:
         rows = self.query("version", ["table_version"], {"table_name": table})
         return int(rows[0]["table_version"]) if rows else None
 
-    def ensure_tables(self, names: Iterable[str]) -> list[str]:
+    def ensure_tables(self, names: Iterable[str], like: Mapping[str, str] | None = None) -> list[str]:
         """Create the tables of `names` that are missing (with the version table and their version rows), as
-        OpenSIPS's scripts/<db>/<module>-create.sql would. Returns the names created."""
+        OpenSIPS's scripts/<db>/<module>-create.sql would. `like` gives the schema of a table with another
+        name (usrloc's save("location2") -> like={"location2": "location"}). Returns the names created."""
         created: list[str] = []
+        like = like or {}
         with self.transaction():
             for name in ["version", *names]:
                 if self.table_exists(name):
                     continue
-                for statement in create_table_sql(TABLES[name], self.dialect):
+                schema = TABLES[like.get(name, name)]
+                if schema.name != name:
+                    schema = replace(schema, name=name)
+                for statement in create_table_sql(schema, self.dialect):
                     self._execute(statement)
                 created.append(name)
                 if name != "version":
                     self.delete("version", {"table_name": name})
-                    self.insert("version", {"table_name": name, "table_version": TABLES[name].version})
+                    self.insert("version", {"table_name": name, "table_version": schema.version})
         return created
 
     def check_version(self, table: str, expected: int) -> None:

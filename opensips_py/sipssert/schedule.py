@@ -206,6 +206,7 @@ class TaskList:
         self.start_time = 0.0
         self.failures: list[str] = []
         self._at_timeout: tuple[list[str], list[str]] = ([], [])
+        self._auto_ips: dict[int, tuple[str, int]] = {}  # tasks holding an address of AUTO_IP
 
     def find(self, name: str) -> Task | None:
         for task in self.tasks:
@@ -245,6 +246,8 @@ class TaskList:
         if task.launch.sleep is not None:
             return
         env = {**os.environ, **task.launch.env}
+        if task.launch.auto_ip_network is not None:
+            self._give_address(task)
         try:
             with open(task.log_path, "ab") as log:
                 log.write(f"$ {' '.join(task.launch.argv)}\n".encode())
@@ -270,7 +273,20 @@ class TaskList:
             if code is not None:
                 self._ended(task, code, now)
 
+    def _give_address(self, task: Task) -> None:
+        """Docker's IPAM gives a new container the lowest free address of its bridge (from .101 here), so a
+        task started after another ended gets that one's address again (registration scenarios rely on it)."""
+        from opensips_py.sipssert.tasks import AUTO_IP
+        from opensips_py.sipssert.workspace import loopback_of
+        network = task.launch.auto_ip_network
+        taken = {host for net, host in self._auto_ips.values() if net == network}
+        host = next(h for h in range(101, 255) if h not in taken)
+        self._auto_ips[id(task)] = (network, host)
+        address = loopback_of(network, host)
+        task.launch.argv = [address if a == AUTO_IP else a for a in task.launch.argv]
+
     def _ended(self, task: Task, code: int, now: float) -> None:
+        self._auto_ips.pop(id(task), None)
         task.state = State.ENDED
         task.end_time = now
         task.exit_code = code

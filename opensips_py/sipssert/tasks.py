@@ -31,6 +31,9 @@ DAEMON_TYPES = {"opensips", "mysql", "rtpproxy", "asterisk"}
 MOUNT_POINT = {"opensips": "/etc/opensips", "mysql": "/docker-entrypoint-initdb.d"}
 
 
+AUTO_IP = "{auto-ip}"
+
+
 class TaskSkip(Exception):
     """This task cannot run here; the scenario is reported SKIP with the reason."""
 
@@ -43,6 +46,9 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     sleep: float | None = None  # a `sleep` task: no process, just time
+    # the network of an address docker would number (AUTO_IP in argv): given when the task starts, the
+    # lowest free one, as docker's IPAM reuses the address of a container that has ended
+    auto_ip_network: str | None = None
 
 
 def config_args(definition: dict[str, Any]) -> list[str]:
@@ -71,12 +77,11 @@ class TaskBuilder:
         self.opensips_command = opensips_command
         self.sipp = sipp
         self.python = python
-        self._next_host = 100
 
     def allocate_ip(self, network: str | None) -> str:
-        """An address for a task the bridge would have numbered at random."""
-        self._next_host += 1
-        return loopback_of(network, self._next_host)
+        """A task the bridge would have numbered: AUTO_IP, replaced by an address when the task starts."""
+        self._auto_network = network or "osbr0"
+        return AUTO_IP
 
     def path_in(self, definition: dict[str, Any], value: str) -> str:
         """A path of the task's container (relative to its mount point, or absolute) as a local path."""
@@ -93,7 +98,10 @@ class TaskBuilder:
         method = getattr(self, "_" + kind.replace("-", "_"), None)
         if method is None:
             raise TaskSkip(f"task type {kind} is not supported without docker")
+        self._auto_network = None
         launch = method(definition)
+        if AUTO_IP in launch.argv:
+            launch.auto_ip_network = self._auto_network
         env = definition.get("env") or {}
         launch.env.update({str(k): self.ws.map(str(v)) for k, v in env.items()})
         return launch
@@ -231,9 +239,12 @@ class TaskBuilder:
         if not args:
             raise TaskSkip(f"generic task {d.get('name')} has no command to run")
         first = Path(args[0])
-        if first.is_file() and not os.access(first, os.X_OK):
+        if first.is_file():
             head = first.read_bytes()[:64]
-            if head.startswith(b"#!") or first.suffix == ".sh":
+            # a shell script runs with bash: the images' sh is busybox ash, which (unlike dash) takes
+            # bash-isms such as `[ "$l" == "1" ]` (registration/*/scripts/sqlite-register.sh)
+            shell = head.startswith(b"#!") and head.split(b"\n", 1)[0].split()[-1] in (b"sh", b"/bin/sh", b"bash")
+            if shell or first.suffix == ".sh" or (head.startswith(b"#!") and not os.access(first, os.X_OK)):
                 args = [shutil.which("bash") or "sh", *args]
         elif shutil.which(args[0]) is None and not first.is_file():
             raise TaskSkip(f"generic task {d.get('name')}: {args[0]} is not available on this machine")

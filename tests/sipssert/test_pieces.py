@@ -118,7 +118,9 @@ def test_uac_sipp_command_line_like_sipssert(built):
     argv = launches["Register"].argv
     assert argv[:3] == ["sipp", "-sf", f"{ws.scenario_dir}/sipp-register.xml"]
     joined = " ".join(argv)
-    assert "-au testing -s testing -p 5040 -i 127.0.52.101" in joined
+    # the address is given when the task starts (docker numbers it): see test_auto_address_reused_*
+    assert "-au testing -s testing -p 5040 -i {auto-ip}" in joined
+    assert launches["Register"].auto_ip_network == "osbr0"
     assert "-key domain 127.0.52.1 -key scenario 01.no-db -m 1 -d 5000 -key caller testing" in joined
     assert argv[argv.index("-nostdin") - 1] == "127.0.52.1:5060"
     assert launches["OpenSIPS"].argv == ["opensips-py", "-f", f"{ws.scenario_dir}/opensips.cfg",
@@ -269,3 +271,26 @@ def test_sipp_scenarios_get_brackets_in_attributes_escaped_but_not_in_cdata(tmp_
     text = (ws.scenario_dir / "scripts" / "transfer.xml").read_text()
     assert 'regexp="&lt;sip:([^;@]*)&gt;"' in text
     ET.fromstring(text.encode())  # well-formed now
+
+
+def test_auto_address_reused_after_a_task_ends_like_docker(tmp_path):
+    """Docker gives a new container the lowest free bridge address: a UAC started after another one ended
+    gets its address (registration/01.no-db unregisters the contact the first UAC registered)."""
+    from opensips_py.sipssert.schedule import Task, TaskList
+    from opensips_py.sipssert.tasks import AUTO_IP, Launch
+
+    def task(name: str) -> Task:
+        return Task(name, {}, Launch(["true", "-i", AUTO_IP], auto_ip_network="osbr0"), False,
+                    tmp_path / f"{name}.log", [], [])
+
+    first, second, third = task("a"), task("b"), task("c")
+    tasks = TaskList([first, second, third])
+    tasks._start(first, 0.0)
+    tasks._start(second, 0.0)
+    assert first.launch.argv[-1] == "127.0.52.101" and second.launch.argv[-1] == "127.0.52.102"
+    first.process.wait()
+    tasks._ended(first, 0, 1.0)
+    tasks._start(third, 1.0)
+    assert third.launch.argv[-1] == "127.0.52.101"
+    second.process.wait()
+    third.process.wait()

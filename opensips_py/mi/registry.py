@@ -74,7 +74,10 @@ class MIRegistry:
         alias_by_name = {c.name: c.alias_4_0 for c in getattr(table, "mi", ()) if c.alias_4_0}
         docs = {c.name: c.doc for c in getattr(table, "mi", ())}
         for name, handler in module.mi_commands().items():
-            self.register(name, handler, group, alias_4_0=alias_by_name.get(name), doc=docs.get(name, ""))
+            # a handler may name its 4.0 alias itself when the table's 4.0 entry is a separate command
+            # (rtpengine_show -> rtpengine:show)
+            alias = alias_by_name.get(name) or getattr(handler, "mi_alias_4_0", None)
+            self.register(name, handler, group, alias_4_0=alias, doc=docs.get(name, ""))
 
     def lookup(self, name: str) -> MICommand:
         """The command for a method name; MIError -32601 (not found) or -32001 (ambiguous)."""

@@ -1,0 +1,290 @@
+"""The rtpengine module in a running script (virtual network, our relay as a real process): the SDP of the
+message replaced through its lumps, output variables, rtpengine_manage's choice of command, $rtpstat and
+$rtpquery, error_pv."""
+from __future__ import annotations
+
+import json
+
+from opensips_py.media.ngclient import NgClient
+from opensips_py.sip import parse_message
+from tests.modules.rtpengine_support import (  # noqa: F401 - fixtures
+    OUR_MEDIA, OUR_NG, m_line, our_relay, phone_sdp, rtpengine_proxy, sdp_lines, sip_reply, sip_request,
+    webrtc_sdp,
+)
+
+PLAIN = "trust-address replace-origin replace-session-connection ICE=remove RTP/AVP rtcp-mux-demux"
+WEBRTC = ("trust-address replace-origin replace-session-connection ICE=force DTLS=passive SDES-off "
+          "UDP/TLS/RTP/SAVPF rtcp-mux-offer generate-mid")
+
+CALL_SCRIPT = f"""route {{
+    if (is_method("INVITE")) {{
+        if (!rtpengine_offer("{PLAIN}")) xlog("offer failed\\n");
+    }} else if (is_method("BYE")) {{
+        rtpengine_delete();
+        xlog("after delete: $rtpstat\\n");
+    }} else if (is_method("ACK") && has_body("application/sdp")) {{
+        rtpengine_answer("{PLAIN}");
+    }}
+    forward("udp:192.0.2.20:5060");
+}}
+
+onreply_route {{
+    if (has_body("application/sdp")) {{
+        if (!rtpengine_answer("{PLAIN}")) xlog("answer failed\\n");
+    }}
+}}
+"""
+
+
+def query(call_id: str) -> dict:
+    with NgClient("127.0.0.1", OUR_NG, timeout=2.0) as client:
+        return client.command("query", call_id=call_id)
+
+
+def relay_port(sdp: str) -> int:
+    port = int(m_line(sdp)[1])
+    assert OUR_MEDIA[0] <= port <= OUR_MEDIA[1]
+    return port
+
+
+def test_an_offer_replaces_only_the_sdp_and_content_length_follows(our_relay):
+    proxy = rtpengine_proxy(CALL_SCRIPT)
+    sent = proxy.send(sip_request("INVITE", call_id="mod-1", body=phone_sdp(23990, "192.0.2.10")))
+    forwarded = parse_message(sent[-1].data)
+    new_sdp = forwarded.body.decode()
+    assert "c=IN IP4 127.0.0.1" in sdp_lines(new_sdp) and "o=- 1 1 IN IP4 127.0.0.1" in sdp_lines(new_sdp)
+    relay_port(new_sdp)
+    assert forwarded.content_length == len(forwarded.body)
+    assert forwarded.header("Content-Type") == "application/sdp"
+    assert forwarded.header("X-Anything") is None and forwarded.header("Call-ID") == "mod-1"
+    proxy.send(sip_request("BYE", call_id="mod-1", to_tag="b7c3", cseq=2))
+
+
+def test_a_whole_call_offer_answer_delete_through_the_relay(our_relay):
+    proxy = rtpengine_proxy(CALL_SCRIPT)
+    invite = proxy.send(sip_request("INVITE", call_id="mod-2", body=phone_sdp(23990)))
+    towards_callee = relay_port(parse_message(invite[-1].data).body.decode())
+    reply = proxy.send(sip_reply(200, call_id="mod-2", body=phone_sdp(23991)))
+    towards_caller = relay_port(parse_message(reply[-1].data).body.decode())
+    assert towards_caller != towards_callee
+    state = query("mod-2")
+    assert state["result"] == "ok" and set(state["tags"]) == {"1928301774", "b7c3"}
+    proxy.send(sip_request("BYE", call_id="mod-2", to_tag="b7c3", cseq=2))
+    # 3.6+ deletes without tags: rtpengine's reply then has no statistics, so $rtpstat is null
+    assert proxy.script_logs()[-1] == "after delete: <null>"
+    assert query("mod-2")["result"] == "error"  # the call is gone (delete-delay 0)
+
+
+def test_sdp_var_gets_the_new_sdp_and_leaves_the_message_alone(our_relay):
+    script = """route {
+    rtpengine_offer("trust-address replace-origin", $var(node), $var(sdp));
+    xlog("node=$var(node)\\n");
+    xlog("$var(sdp)");
+    forward("udp:192.0.2.20:5060");
+}
+"""
+    proxy = rtpengine_proxy(script)
+    original = phone_sdp(23990)
+    sent = proxy.send(sip_request("INVITE", call_id="mod-3", body=original))
+    assert parse_message(sent[-1].data).body.decode() == original.replace("\n", "\r\n")
+    logs = proxy.script_logs()
+    assert logs[0] == f"node=udp:127.0.0.1:{OUR_NG}"
+    relay_port("\n".join(logs[1:]))
+    with NgClient("127.0.0.1", OUR_NG) as client:
+        client.command("delete", call_id="mod-3")
+
+
+def test_the_body_argument_is_the_sdp_sent_and_the_message_sdp_is_replaced(our_relay):
+    given = phone_sdp(23995).replace("\n", "\\r\\n")
+    script = f"""route {{
+    $var(body) = "{given}";
+    rtpengine_offer("trust-address", , , "$var(body)");
+    forward("udp:192.0.2.20:5060");
+}}
+"""
+    proxy = rtpengine_proxy(script)
+    sent = proxy.send(sip_request("INVITE", call_id="mod-4", body=phone_sdp(23990)))
+    state = query("mod-4")
+    stream = state["tags"]["1928301774"]["medias"][0]["streams"][0]
+    assert stream["endpoint"]["port"] == 23995  # the relay was given the body argument, not the message's
+    relay_port(parse_message(sent[-1].data).body.decode())
+    with NgClient("127.0.0.1", OUR_NG) as client:
+        client.command("delete", call_id="mod-4")
+
+
+def test_a_multipart_body_has_only_its_sdp_part_replaced(our_relay):
+    proxy = rtpengine_proxy(CALL_SCRIPT)
+    sdp = phone_sdp(23990).replace("\n", "\r\n")
+    body = ("--xyz\r\nContent-Type: application/isup;version=nxv3\r\n\r\n\x01\x02isup\r\n"
+            f"--xyz\r\nContent-Type: application/sdp\r\n\r\n{sdp}\r\n--xyz--\r\n")
+    sent = proxy.send(sip_request("INVITE", call_id="mod-5", body=body,
+                                  content_type="multipart/mixed;boundary=xyz"))
+    out = parse_message(sent[-1].data).body.decode()
+    assert out.startswith("--xyz\r\nContent-Type: application/isup;version=nxv3\r\n\r\n\x01\x02isup\r\n--xyz\r\n"
+                          "Content-Type: application/sdp\r\n\r\nv=0\r\n")
+    assert out.endswith("\r\n--xyz--\r\n")
+    relay_port(out.split("application/sdp\r\n\r\n", 1)[1].split("\r\n--xyz--")[0])
+    proxy.send(sip_request("BYE", call_id="mod-5", to_tag="b7c3", cseq=2))
+
+
+def test_offer_without_sdp_fails_without_a_command():
+    proxy = rtpengine_proxy('route {\n\tif (!rtpengine_offer()) xlog("no sdp\\n");\n\texit;\n}\n',
+                            socks="udp:127.0.0.1:1")
+    proxy.send(sip_request("INVITE", call_id="mod-6"))
+    assert proxy.script_logs()[-1] == "no sdp"
+    assert proxy.core.modules["rtpengine"].counters["offers"] == 0
+
+
+def test_answer_is_refused_in_requests_other_than_ack_and_prack():
+    proxy = rtpengine_proxy('route {\n\tif (!rtpengine_answer()) xlog("refused\\n");\n\texit;\n}\n',
+                            socks="udp:127.0.0.1:1")
+    proxy.send(sip_request("INVITE", call_id="mod-7", body=phone_sdp(23990)))
+    assert proxy.script_logs()[-1] == "refused"
+    assert proxy.core.modules["rtpengine"].counters["answers"] == 0
+
+
+def test_an_ack_with_sdp_answers_with_swapped_tags(our_relay):
+    """Late offer: the 200 carried the offer (sent by the callee's side, tags swapped), the ACK the answer."""
+    script = """route {
+    if (is_method("ACK")) rtpengine_answer("trust-address");
+    else if (is_method("BYE")) rtpengine_delete();
+    forward("udp:192.0.2.20:5060");
+}
+onreply_route {
+    rtpengine_offer("trust-address");
+}
+"""
+    proxy = rtpengine_proxy(script)
+    proxy.send(sip_request("INVITE", call_id="mod-8"))
+    reply = proxy.send(sip_reply(200, call_id="mod-8", body=phone_sdp(23991)))
+    relay_port(parse_message(reply[-1].data).body.decode())
+    ack = proxy.send(sip_request("ACK", call_id="mod-8", to_tag="b7c3", body=phone_sdp(23990)))
+    relay_port(parse_message(ack[-1].data).body.decode())
+    state = query("mod-8")
+    caller = state["tags"]["1928301774"]["medias"][0]["streams"][0]
+    callee = state["tags"]["b7c3"]["medias"][0]["streams"][0]
+    assert (caller["endpoint"]["port"], callee["endpoint"]["port"]) == (23990, 23991)
+    proxy.send(sip_request("BYE", call_id="mod-8", to_tag="b7c3", cseq=2))
+
+
+# ------------------------------------------------------------------------------------------------ manage
+
+MANAGE_SCRIPT = """route {
+    rtpengine_manage("trust-address replace-origin");
+    xlog("$rm rc=$rc\\n");
+    forward("udp:192.0.2.20:5060");
+}
+onreply_route {
+    rtpengine_manage("trust-address replace-origin");
+    xlog("$rs rc=$rc\\n");
+}
+"""
+
+
+def test_manage_offers_in_invites_answers_in_replies_and_deletes_on_bye(our_relay):
+    proxy = rtpengine_proxy(MANAGE_SCRIPT)
+    module = proxy.core.modules["rtpengine"]
+    proxy.send(sip_request("INVITE", call_id="man-1", body=phone_sdp(23990)))
+    assert (proxy.script_logs()[-1], module.counters["offers"]) == ("INVITE rc=1", 1)
+    proxy.send(sip_reply(180, call_id="man-1", reason="Ringing"))
+    assert proxy.script_logs()[-1] == "180 rc=-1"  # no SDP: nothing to do
+    proxy.send(sip_reply(200, call_id="man-1", body=phone_sdp(23991)))
+    assert (proxy.script_logs()[-1], module.counters["answers"]) == ("200 rc=1", 1)
+    proxy.send(sip_request("UPDATE", call_id="man-1", to_tag="b7c3", cseq=2, body=phone_sdp(23990)))
+    assert (proxy.script_logs()[-1], module.counters["offers"]) == ("UPDATE rc=1", 2)
+    proxy.send(sip_reply(200, call_id="man-1", cseq="2 UPDATE", body=phone_sdp(23991)))
+    assert module.counters["answers"] == 2
+    proxy.send(sip_request("OPTIONS", call_id="man-1", to_tag="b7c3", cseq=3))
+    assert proxy.script_logs()[-1] == "OPTIONS rc=-1"
+    proxy.send(sip_request("BYE", call_id="man-1", to_tag="b7c3", cseq=4))
+    assert (proxy.script_logs()[-1], module.counters["deletes"]) == ("BYE rc=1", 1)
+    assert query("man-1")["result"] == "error"
+
+
+def test_manage_deletes_on_cancel_and_on_a_failure_reply(our_relay):
+    proxy = rtpengine_proxy(MANAGE_SCRIPT)
+    module = proxy.core.modules["rtpengine"]
+    proxy.send(sip_request("INVITE", call_id="man-2", body=phone_sdp(23990)))
+    proxy.send(sip_reply(486, call_id="man-2", reason="Busy Here"))
+    assert (proxy.script_logs()[-1], module.counters["deletes"]) == ("486 rc=1", 1)
+    proxy.send(sip_request("INVITE", call_id="man-3", body=phone_sdp(23990)))
+    proxy.send(sip_request("CANCEL", call_id="man-3"))
+    assert (proxy.script_logs()[-1], module.counters["deletes"]) == ("CANCEL rc=1", 2)
+
+
+def test_manage_in_an_invite_without_sdp_does_nothing():
+    proxy = rtpengine_proxy(MANAGE_SCRIPT, socks="udp:127.0.0.1:1")
+    proxy.send(sip_request("INVITE", call_id="man-4"))
+    assert proxy.script_logs()[-1] == "INVITE rc=-1"
+    assert proxy.core.modules["rtpengine"].counters == {
+        "offers": 0, "answers": 0, "deletes": 0, "other_commands": 0, "errors": 0, "node_timeouts": 0}
+
+
+# ------------------------------------------------------------------------------------------------ PVs, errors
+
+def test_rtpquery_is_the_query_reply_as_json_and_is_cached_per_message(our_relay):
+    script = """route {
+    if (is_method("INVITE")) rtpengine_offer("trust-address");
+    else if (is_method("INFO")) {
+        xlog("$rtpquery\\n");
+        xlog("$rtpstat\\n");
+        xlog("mos=$rtpstat(MOS-average)\\n");
+    } else if (is_method("BYE")) rtpengine_delete();
+    forward("udp:192.0.2.20:5060");
+}
+"""
+    proxy = rtpengine_proxy(script)
+    proxy.send(sip_request("INVITE", call_id="pv-1", body=phone_sdp(23990)))
+    module = proxy.core.modules["rtpengine"]
+    before = module.counters["other_commands"]
+    proxy.send(sip_request("INFO", call_id="pv-1", cseq=2))
+    logs = proxy.script_logs()
+    document = json.loads(logs[-3])
+    assert document["result"] == "ok" and "1928301774" in document["tags"]
+    assert logs[-2].startswith("RTP: 0 bytes, 0 packets, 0 errors; RTCP:")
+    assert logs[-1] == "mos=<null>"  # our relay keeps no MOS yet
+    assert module.counters["other_commands"] == before + 1  # one query for the three reads
+    proxy.send(sip_request("BYE", call_id="pv-1", to_tag="b7c3", cseq=3))
+
+
+def test_an_error_reply_makes_offer_false_and_delete_true_as_in_opensips(our_relay):
+    script = """route {
+    if (!rtpengine_offer("ICE=force", , , "not an sdp")) xlog("offer false\\n");
+    if (rtpengine_delete("call-id=never-offered")) xlog("delete true\\n");
+    exit;
+}
+"""
+    proxy = rtpengine_proxy(script, params='modparam("rtpengine", "error_pv", "$var(err)")\n')
+    proxy.send(sip_request("INVITE", call_id="err-1", body=phone_sdp(23990)))
+    assert proxy.script_logs()[-2:] == ["offer false", "delete true"]
+    assert any("proxy replied with error" in line for line in proxy.logs)
+
+
+def test_a_flag_error_is_written_to_error_pv():
+    script = """route {
+    if (!rtpengine_offer("via-branch=auto")) xlog("err=$var(err)\\n");
+    exit;
+}
+"""
+    proxy = rtpengine_proxy(script, socks="udp:127.0.0.1:1", params='modparam("rtpengine", "error_pv", "$var(err)")\n')
+    proxy.send(sip_request("INVITE", call_id="err-2", body=phone_sdp(23990)))
+    assert proxy.script_logs()[-1] == "err=can't get Via branch/extra ID"
+
+
+def test_webrtc_flags_turn_a_phone_offer_into_a_browser_offer(our_relay):
+    proxy = rtpengine_proxy(f"""route {{
+    rtpengine_offer("{WEBRTC}");
+    forward("udp:192.0.2.20:5060");
+}}
+""")
+    sent = proxy.send(sip_request("INVITE", call_id="web-1", body=phone_sdp(23990)))
+    lines = sdp_lines(parse_message(sent[-1].data).body.decode())
+    assert m_line("\n".join(lines))[2] == "UDP/TLS/RTP/SAVPF"
+    # an offer stays actpass (DTLS=passive shapes the answer), as rtpengine does
+    assert "a=setup:actpass" in lines and "a=rtcp-mux" in lines and "a=mid:1" in lines
+    assert any(line.startswith("a=ice-ufrag:") for line in lines)
+    assert any(line.startswith("a=fingerprint:sha-256 ") for line in lines)
+    assert not any(line.startswith("a=crypto:") for line in lines)  # SDES-off
+    with NgClient("127.0.0.1", OUR_NG) as client:
+        client.command("delete", call_id="web-1")
+    assert webrtc_sdp(9)  # the browser side is covered by the interop tests

@@ -516,9 +516,10 @@ class Compiler:
         if kind == "Assign":
             assign = self.assign(node)
             return assign
-        # a call (function, route, async…) as a condition: its return code
+        # a call (function, route, async…) as a condition: its return code; any negative code is false (a
+        # function's -2, e.g. save(), must not read as the ERROR of a failed comparison, false both ways)
         call = self.call(node)
-        return call
+        return lambda ctx: FALSE if isinstance(rc := call(ctx), int) and rc < 0 else rc
 
     def compare(self, node: ast.Compare) -> Cond:
         left = self.expr(node.left)

@@ -29,12 +29,14 @@ class Module(ModuleBase):
 
     exports = EXPORTS
 
-    def init(self) -> None:
-        self._databases: dict[str, object] = {}
+    _databases: dict[str, object] | None = None  # opened on first use: a module loaded before us may ask
+
 
     def database(self, url):
         """The connection for a parsed sqlite:// URL (opensips_py.db.DbUrl), opened on first use."""
         from opensips_py.db.sqlite import SQLiteDatabase
+        if self._databases is None:
+            self._databases = {}
         db = self._databases.get(url.database)
         if db is None:
             db = SQLiteDatabase(url, busy_timeout_ms=self.int_param("busy_timeout"),
@@ -44,6 +46,6 @@ class Module(ModuleBase):
         return db
 
     def destroy(self) -> None:
-        for db in self._databases.values():
+        for db in (self._databases or {}).values():
             db.close()
-        self._databases.clear()
+        self._databases = None

@@ -316,8 +316,14 @@ class Module(ModuleBase):
 
     exports = EXPORTS
 
+    domains: dict[str, "Domain"]
+
     def init(self) -> None:
-        self.domains: dict[str, Domain] = {}
+        """Also run by register_domain() when registrar is loaded before usrloc (OpenSIPS orders module
+        initialisation by their dependencies)."""
+        if hasattr(self, "domains"):
+            return
+        self.domains = {}
         self.use_domain = bool(self.int_param("use_domain"))
         self.desc_time_order = bool(self.int_param("desc_time_order"))
         self.matching_mode = self.int_param("matching_mode")
@@ -389,9 +395,18 @@ class Module(ModuleBase):
         now = getattr(self.core, "now", 0.0)
         return now if now else _time.time()
 
+    def mi_now(self) -> float:
+        """The time for MI answers: the wall clock on a live host (the core's time is that of its last event,
+        which may be a timer_interval old); the core's own time when it runs on a virtual clock far from the
+        wall clock (tests, replay)."""
+        wall = _time.time()
+        now = getattr(self.core, "now", 0.0)
+        return now if now and abs(wall - now) > 86400 else wall
+
     # ================================================================================== API (usrloc_api_t)
     def register_domain(self, name: str) -> Domain:
         """register_udomain(): create the table (and, with a database, load it: preload_udomain)."""
+        self.init()
         domain = self.domains.get(name)
         if domain is not None:
             return domain
@@ -751,7 +766,7 @@ class Module(ModuleBase):
         @recipes((), ("brief",))
         def ul_dump(params):
             brief = bool(get_int(params, "brief")) if "brief" in params else False
-            now = _time.time()
+            now = self.mi_now()
             domains = [{"name": d.name, "hash_size": self.hash_size,
                         "AORs": [self.aor_node(r, now, brief) for r in self._all_records(d)]}
                        for d in self.domains.values()]
@@ -764,7 +779,7 @@ class Module(ModuleBase):
             record = self.get_record(domain, aor)
             if record is None:
                 raise MIError(404, "AOR not found")
-            node = self.aor_node(record, _time.time())
+            node = self.aor_node(record, self.mi_now())
             self.release_record(domain, record) if self.db_only else None
             return node
 
@@ -800,7 +815,7 @@ class Module(ModuleBase):
             except ValueError:
                 raise MIError(400, "Bad parameter value") from None
             flags, cflag_bits, methods = (get_int(params, n) for n in ("flags", "cflags", "methods"))
-            now = _time.time()
+            now = self.mi_now()
             record = self.get_record(domain, aor)
             if record is None:
                 record = self.insert_record(domain, aor)
@@ -819,7 +834,7 @@ class Module(ModuleBase):
 
         @recipes(())
         def ul_flush(params):
-            self.flush(_time.time())
+            self.flush(self.mi_now())
             return "OK"
 
         @recipes(("table_name",), ("table_name", "aor"))
@@ -841,7 +856,7 @@ class Module(ModuleBase):
                     self.db.delete(domain.name)
             except DatabaseError as exc:
                 raise MIError(400, f"database error: {exc}") from exc
-            self.flush(_time.time())
+            self.flush(self.mi_now())
             return "OK"
 
         return {"ul_dump": ul_dump, "ul_show_contact": ul_show_contact, "ul_rm": ul_rm,

@@ -1,4 +1,10 @@
-"""tm: SIP transactions (RFC 3261 §17), stateful forwarding and the failure/reply/branch route hooks."""
+"""tm: SIP transactions (RFC 3261 §17), stateful forwarding and the failure/reply/branch route hooks.
+
+The exports table is here; the implementation is in this package: module.py (script functions, PVs, the API
+of docs/tm.md), engine.py (the transaction layer), machine.py (the decisions as pure functions),
+transaction.py (transactions and matching), messages.py (CANCEL/ACK/relayed replies), timers.py,
+callbacks.py.
+"""
 from __future__ import annotations
 
 from opensips_py.modules.exports import (
@@ -7,6 +13,8 @@ from opensips_py.modules.exports import (
 )
 
 # t_relay()/t_replicate() flag names (tm.c t_relay_flag_names, 3.4+); 3.2 took their bit values as an int.
+# The 3.4+ entries of t_relay/t_replicate come first: the interpreter binds a call to the first entry that
+# fits, and the implementation reads both forms (names, or a 3.2 bit mask given as a number).
 T_RELAY_FLAGS = ("no-auto-477", "no-dns-failover", "pass-reason-hdr", "allow-no-cancel")
 
 EXPORTS = ModuleExports(
@@ -26,12 +34,6 @@ EXPORTS = ModuleExports(
             doc="As t_reply, with a body (Content-Type comes from append_to_reply).",
         ),
         Function(
-            "t_relay", (Arg("flags", ArgKind.INT, optional=True), Arg("outbound_proxy", optional=True)),
-            routes=R | F, versions=VersionSpan(until="3.4"),
-            doc="3.2: flags are a bit mask (0x02 no-auto-477, 0x04 no-dns-failover, 0x08 pass-reason-hdr, "
-                "0x10 allow-no-cancel).",
-        ),
-        Function(
             "t_relay",
             (Arg("flags", optional=True, choices=T_RELAY_FLAGS), Arg("outbound_proxy", optional=True)),
             routes=R | F, versions=VersionSpan(since="3.4"),
@@ -39,14 +41,20 @@ EXPORTS = ModuleExports(
                 "\"[proto:]host[:port]\", ignored when $du is set. Internal 0 is returned as 1.",
         ),
         Function(
-            "t_replicate", (Arg("uri"), Arg("flags", ArgKind.INT, optional=True)), routes=R | F,
-            versions=VersionSpan(until="3.4"), doc="3.2: flags as a bit mask, as t_relay.",
+            "t_relay", (Arg("flags", ArgKind.INT, optional=True), Arg("outbound_proxy", optional=True)),
+            routes=R | F, versions=VersionSpan(until="3.4"),
+            doc="3.2: flags are a bit mask (0x02 no-auto-477, 0x04 no-dns-failover, 0x08 pass-reason-hdr, "
+                "0x10 allow-no-cancel).",
         ),
         Function(
             "t_replicate", (Arg("uri"), Arg("flags", optional=True, choices=T_RELAY_FLAGS)), routes=R | F,
             versions=VersionSpan(since="3.4"),
             doc="Stateful copy to another destination. Same flag names as t_relay (only no-dns-failover "
                 "has an effect).",
+        ),
+        Function(
+            "t_replicate", (Arg("uri"), Arg("flags", ArgKind.INT, optional=True)), routes=R | F,
+            versions=VersionSpan(until="3.4"), doc="3.2: flags as a bit mask, as t_relay.",
         ),
         Function(
             "t_on_failure", (Arg("route", ArgKind.ROUTE, route_kind="failure_route"),), routes=R | F | O | B | L,
@@ -200,3 +208,14 @@ EXPORTS = ModuleExports(
         Dependency(("clusterer",), when_param="tm_replication_cluster", unless_values=(0,)),
     ),
 )
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+
+from opensips_py.modules.tm.callbacks import TMCB, TMCBParams  # noqa: E402
+from opensips_py.modules.tm.messages import LocalRequest  # noqa: E402
+from opensips_py.modules.tm.module import Module  # noqa: E402
+from opensips_py.modules.tm.transaction import FAKED, ClientBranch, Transaction  # noqa: E402
+
+__all__ = ["EXPORTS", "Module", "TMCB", "TMCBParams", "LocalRequest", "Transaction", "ClientBranch", "FAKED",
+           "T_RELAY_FLAGS"]

@@ -1,0 +1,59 @@
+"""Helpers for the tm tests: a proxy with tm on the virtual network, and scriptable UAS peers.
+
+A `Callee` answers what the proxy sends it with the replies a test chooses (by method), remembers every
+message it got, and can stay silent (to test retransmissions and timeouts).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from opensips_py.sip import Request, build_reply, parse_message
+from tests.runtime.support import HEAD, PROXY, UAC, UAS, Proxy, parsed, request, response
+
+TM_HEAD = HEAD + 'loadmodule "tm.so"\nloadmodule "sipmsgops.so"\n'
+UAS2 = ("192.0.2.30", 5060)
+
+
+class Callee:
+    """A UAS at `address`: `answers[method]` is a list of (code, to_tag) or a function(msg) -> list[bytes]."""
+
+    def __init__(self, proxy: Proxy, address: tuple[str, int] = UAS, answers: dict | None = None,
+                 proto: str = "udp") -> None:
+        self.address = address
+        self.received: list[Request] = []
+        self.answers = answers if answers is not None else {"INVITE": [(100, None), (180, "callee"), (200, "callee")],
+                                                             "BYE": [(200, None)], "CANCEL": [(200, None)],
+                                                             "OPTIONS": [(200, "callee")]}
+        proxy.net.attach(address[0], address[1], self.handle, proto=proto)
+
+    def handle(self, data: bytes, src: tuple[str, int]) -> list[bytes]:
+        msg = parse_message(data)
+        if not msg.is_request:
+            return []
+        self.received.append(msg)
+        answer = self.answers.get(msg.method)
+        if answer is None:
+            return []
+        if callable(answer):
+            return answer(msg) or []
+        return [build_reply(msg, code, to_tag=tag) for code, tag in answer]
+
+    def methods(self) -> list[str]:
+        return [m.method for m in self.received]
+
+
+def tm_proxy(config: str, **kwargs) -> Proxy:
+    return Proxy(config, head=TM_HEAD, **kwargs)
+
+
+def to(sends, address: tuple[str, int]):
+    """The messages the proxy sent to `address`, parsed."""
+    return [parsed(s) for s in sends if (s.host, s.port) == address]
+
+
+def statuses(sends, address: tuple[str, int] = UAC) -> list[int]:
+    return [m.status for m in to(sends, address) if not m.is_request]
+
+
+__all__ = ["Callee", "tm_proxy", "to", "statuses", "request", "response", "parsed", "UAC", "UAS", "UAS2", "PROXY",
+           "TM_HEAD"]

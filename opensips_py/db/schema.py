@@ -66,7 +66,7 @@ LOCATION = Table("location", 1013, (
     _c("socket", "char", 64, null=True),
     _c("methods", "int", null=True),
     _c("sip_instance", "char", 255, null=True),
-    _c("kv_store", "text", null=True),
+    _c("kv_store", "text", 512, null=True),
     _c("attr", "char", 255, null=True),
 ))
 
@@ -97,8 +97,8 @@ DIALOG = Table("dialog", 12, (
     _c("callee_cseq", "char", 11),
     _c("caller_ping_cseq", "int"),
     _c("callee_ping_cseq", "int"),
-    _c("caller_route_set", "text", null=True),
-    _c("callee_route_set", "text", null=True),
+    _c("caller_route_set", "text", 512, null=True),
+    _c("callee_route_set", "text", 512, null=True),
     _c("caller_contact", "char", 255, null=True),
     _c("callee_contact", "char", 255, null=True),
     _c("caller_sock", "char", 64),
@@ -106,8 +106,8 @@ DIALOG = Table("dialog", 12, (
     _c("state", "int"),
     _c("start_time", "int"),
     _c("timeout", "int"),
-    _c("vars", "blob", null=True),
-    _c("profiles", "text", null=True),
+    _c("vars", "blob", 4096, null=True),
+    _c("profiles", "text", 512, null=True),
     _c("script_flags", "char", 255, null=True),
     _c("module_flags", "int", default=0),
     _c("flags", "int", default=0),
@@ -145,8 +145,12 @@ def _column_sql(col: Column, dialect: str) -> str:
             return f"{col.name} {'BIGSERIAL' if col.kind == 'bigint' else 'SERIAL'} PRIMARY KEY NOT NULL"
         return f"{col.name} {'BIGINT' if col.kind == 'bigint' else 'INT'} UNSIGNED AUTO_INCREMENT PRIMARY KEY " \
                f"NOT NULL"
-    kind = f"{'VARCHAR' if dialect == 'postgres' else 'CHAR'}({col.size})" if col.kind == "char" \
-        else _TYPES[dialect][col.kind]
+    if col.kind == "char":
+        kind = f"{'VARCHAR' if dialect == 'postgres' else 'CHAR'}({col.size})"
+    else:
+        kind = _TYPES[dialect][col.kind]
+        if col.size and dialect == "sqlite":  # OpenSIPS's SQLite scripts keep the sizes: TEXT(512), BLOB(4096)
+            kind += f"({col.size})"
     text = f"{col.name} {kind}"
     if col.primary:
         text += " PRIMARY KEY"

@@ -39,7 +39,10 @@ class DbUrl:
         """The URL without its password, for logs."""
         if self.password is None:
             return self.text
-        return self.text.replace(f":{self.password}@", ":***@", 1)
+        scheme, _, rest = self.text.partition("://")
+        credentials, _, tail = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{tail}"
 
 
 def parse_db_url(text: str) -> DbUrl:

@@ -44,13 +44,13 @@ EXPORTS = ModuleExports(
         Function("validate_dialog", (), routes=R),
         Function("fix_route_dialog", (), routes=R),
         Function(
-            "set_dlg_profile", (Arg("profile"), Arg("value", optional=True)), routes=R | F | O | B,
-            versions=VersionSpan(until="3.4"),
-        ),
-        Function(
             "set_dlg_profile",
             (Arg("profile"), Arg("value", optional=True), Arg("clear_values", ArgKind.INT, optional=True)),
             routes=R | F | O | B, versions=VersionSpan(since="3.4"),
+        ),
+        Function(
+            "set_dlg_profile", (Arg("profile"), Arg("value", optional=True)), routes=R | F | O | B,
+            versions=VersionSpan(until="3.4"),
         ),
         Function("unset_dlg_profile", (Arg("profile"), Arg("value", optional=True)), routes=R | F | O | B),
         Function("is_in_profile", (Arg("profile"), Arg("value", optional=True)), routes=R | F | O | B),
@@ -59,30 +59,26 @@ EXPORTS = ModuleExports(
             routes=ALL, doc="C: every route type in 3.2 too.",
         ),
         Function(
-            "set_dlg_flag", (Arg("flag", ArgKind.INT),), routes=_FLAG_ROUTES, versions=VersionSpan(until="3.4"),
-            doc="3.2: flag index 0..31.",
-        ),
-        Function(
             "set_dlg_flag", (Arg("flag", ArgKind.FLAG, static=True),), routes=_FLAG_ROUTES,
             versions=VersionSpan(since="3.4"), doc="A dialog flag name.",
         ),
         Function(
-            "reset_dlg_flag", (Arg("flag", ArgKind.INT),), routes=_FLAG_ROUTES, versions=VersionSpan(until="3.4"),
+            "set_dlg_flag", (Arg("flag", ArgKind.INT),), routes=_FLAG_ROUTES, versions=VersionSpan(until="3.4"),
+            doc="3.2: flag index 0..31.",
         ),
         Function(
             "reset_dlg_flag", (Arg("flag", ArgKind.FLAG, static=True),), routes=_FLAG_ROUTES,
             versions=VersionSpan(since="3.4"),
         ),
         Function(
-            "is_dlg_flag_set", (Arg("flag", ArgKind.INT),), routes=_FLAG_ROUTES, versions=VersionSpan(until="3.4"),
+            "reset_dlg_flag", (Arg("flag", ArgKind.INT),), routes=_FLAG_ROUTES, versions=VersionSpan(until="3.4"),
         ),
         Function(
             "is_dlg_flag_set", (Arg("flag", ArgKind.FLAG, static=True),), routes=_FLAG_ROUTES,
             versions=VersionSpan(since="3.4"),
         ),
         Function(
-            "test_and_set_dlg_flag", (Arg("flag", ArgKind.INT), Arg("value", ArgKind.INT)), routes=_FLAG_ROUTES,
-            versions=VersionSpan(until="3.4"),
+            "is_dlg_flag_set", (Arg("flag", ArgKind.INT),), routes=_FLAG_ROUTES, versions=VersionSpan(until="3.4"),
         ),
         Function(
             "test_and_set_dlg_flag", (Arg("flag", ArgKind.FLAG, static=True), Arg("value", ArgKind.INT)),
@@ -90,19 +86,18 @@ EXPORTS = ModuleExports(
             doc="If the flag equals value, flip it and return 1.",
         ),
         Function(
-            "store_dlg_value", (Arg("name"), Arg("value")), routes=_FLAG_ROUTES, versions=VersionSpan(until="3.4"),
+            "test_and_set_dlg_flag", (Arg("flag", ArgKind.INT), Arg("value", ArgKind.INT)), routes=_FLAG_ROUTES,
+            versions=VersionSpan(until="3.4"),
         ),
         Function(
             "store_dlg_value", (Arg("name"), Arg("value", ArgKind.VAR)), routes=_FLAG_ROUTES,
             versions=VersionSpan(since="3.4"),
             doc="C: since 3.4 the value must be a variable (CMD_PARAM_VAR), not a string.",
         ),
-        Function("fetch_dlg_value", (Arg("name"), Arg("value", ArgKind.VAR)), routes=_FLAG_ROUTES),
         Function(
-            "get_dialog_info",
-            (Arg("attr"), Arg("avp", ArgKind.VAR), Arg("key"), Arg("key_val"), Arg("number", ArgKind.VAR)),
-            routes=ALL, versions=VersionSpan(until="3.4"),
+            "store_dlg_value", (Arg("name"), Arg("value")), routes=_FLAG_ROUTES, versions=VersionSpan(until="3.4"),
         ),
+        Function("fetch_dlg_value", (Arg("name"), Arg("value", ArgKind.VAR)), routes=_FLAG_ROUTES),
         Function(
             "get_dialog_info",
             (Arg("attr"), Arg("avp", ArgKind.VAR), Arg("key"), Arg("key_val", ArgKind.VAR),
@@ -110,17 +105,22 @@ EXPORTS = ModuleExports(
             routes=ALL, versions=VersionSpan(since="3.4"),
         ),
         Function(
-            "get_dialog_vals", (Arg("names", ArgKind.VAR), Arg("vals", ArgKind.VAR), Arg("callid")), routes=ALL,
+            "get_dialog_info",
+            (Arg("attr"), Arg("avp", ArgKind.VAR), Arg("key"), Arg("key_val"), Arg("number", ArgKind.VAR)),
+            routes=ALL, versions=VersionSpan(until="3.4"),
         ),
         Function(
-            "get_dialogs_by_val",
-            (Arg("name"), Arg("value"), Arg("out_avp", ArgKind.VAR), Arg("out_dlg_no", ArgKind.VAR)),
-            routes=ALL, versions=VersionSpan(until="3.4"),
+            "get_dialog_vals", (Arg("names", ArgKind.VAR), Arg("vals", ArgKind.VAR), Arg("callid")), routes=ALL,
         ),
         Function(
             "get_dialogs_by_val",
             (Arg("name"), Arg("value", ArgKind.VAR), Arg("out_avp", ArgKind.VAR), Arg("out_dlg_no", ArgKind.VAR)),
             routes=ALL, versions=VersionSpan(since="3.4"),
+        ),
+        Function(
+            "get_dialogs_by_val",
+            (Arg("name"), Arg("value"), Arg("out_avp", ArgKind.VAR), Arg("out_dlg_no", ArgKind.VAR)),
+            routes=ALL, versions=VersionSpan(until="3.4"),
         ),
         Function(
             "get_dialogs_by_profile",
@@ -129,14 +129,14 @@ EXPORTS = ModuleExports(
             routes=ALL,
         ),
         Function(
-            "load_dialog_ctx", (Arg("dialog"), Arg("id_type", optional=True, choices=("callid", "did"))),
-            routes=ALL, versions=VersionSpan(until="4.0"),
-        ),
-        Function(
             "load_dialog_ctx",
             (Arg("dialog"), Arg("id_type", optional=True, choices=("callid", "did")),
              Arg("active_only", ArgKind.INT, optional=True)),
             routes=ALL, versions=VersionSpan(since="4.0"),
+        ),
+        Function(
+            "load_dialog_ctx", (Arg("dialog"), Arg("id_type", optional=True, choices=("callid", "did"))),
+            routes=ALL, versions=VersionSpan(until="4.0"),
         ),
         Function("unload_dialog_ctx", (), routes=ALL),
         Function(
@@ -282,3 +282,10 @@ EXPORTS = ModuleExports(
         Dependency(("clusterer",), when_param="profile_replication_cluster", unless_values=(0,)),
     ),
 )
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+# model.py (states, legs, the table), profiles.py, mi.py/mi_commands.py, storage.py (the dialog table) and
+# module.py (script functions, tm/rr hooks, timers): see docs/dialog.md.
+
+from opensips_py.modules.dialog.module import Module  # noqa: E402,F401

@@ -66,7 +66,7 @@ from dataclasses import dataclass  # noqa: E402
 from opensips_py.modules import _auth_nonce as nonces  # noqa: E402
 from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
 from opensips_py.sip import SIPParseError  # noqa: E402
-from opensips_py.sip.digest import Credentials, calc_ha1, calc_response, parse_credentials  # noqa: E402
+from opensips_py.sip.digest import ALGORITHMS, Credentials, calc_ha1, calc_response, parse_credentials  # noqa: E402
 
 WWW_AUTH_CODE, PROXY_AUTH_CODE = 401, 407
 AUTHORIZATION, PROXY_AUTHORIZATION = "authorization", "proxy-authorization"
@@ -97,7 +97,6 @@ class AuthResult(enum.IntEnum):
 
 def available_algorithm(alg: int) -> bool:
     """get_digest_calc() != NULL: MD5 always, SHA-256 and SHA-512/256 when hashlib has them."""
-    from opensips_py.sip.digest import ALGORITHMS
     if alg == nonces.ALG_UNSPEC:
         return True
     name = nonces.ALGORITHM_NAMES.get(alg)
@@ -224,21 +223,28 @@ class Module(ModuleBase):
         return node.arg
 
     def _spec(self, text, what: str):
-        """username_spec/password_spec: a pseudo-variable read per call (compiled once here)."""
+        """username_spec/password_spec: a pseudo-variable read per call (compiled once here). Core variables
+        ($avp, $var…) first; a module's variable only when the core has no such name."""
         if not text:
             return None
         from opensips_py.config.pvar import PVarSyntaxError, parse_pvar_token
         from opensips_py.script.pvars import CORE_HANDLERS, UnknownPseudoVariable, compile_pvar
         import opensips_py.script.pv_core  # noqa: F401  (registers the core variables)
-        handlers = dict(CORE_HANDLERS)
-        for module in getattr(self.core, "modules", {}).values():
-            if module is not self:
-                handlers.update(module.pvars())
+
+        def resolve(name: str):
+            found = CORE_HANDLERS.get(name)
+            for module in getattr(self.core, "modules", {}).values():
+                if found is not None:
+                    break
+                if module is not self:
+                    found = module.pvars().get(name)
+            return found
+
         try:
             node = parse_pvar_token(str(text)) if str(text).startswith("$") else None
             if node is None:
                 raise PVarSyntaxError(str(text))
-            return compile_pvar(node, handlers.get, lambda transformation: (lambda ctx, value: value))
+            return compile_pvar(node, resolve, lambda transformation: (lambda ctx, value: value))
         except (PVarSyntaxError, UnknownPseudoVariable) as exc:
             raise ModuleInitError(f"auth: failed to parse {what} spec {text!r}") from exc
 
@@ -423,13 +429,14 @@ class Module(ModuleBase):
 
     @staticmethod
     def calc_ha1(selected: DigestCredentials, realm: str, *, password: str | None = None,
-                 ha1: str | None = None) -> str | None:
+                 ha1: str | None = None, check_length: bool = True) -> str | None:
         """auth_calc_HA1(): HA1 from the password (over the whole username and `realm`), or a stored HA1 that
-        must have the algorithm's hex length; the -sess step on top. None when the stored HA1 is unusable."""
+        must have the algorithm's hex length (auth_db's columns; pv_*_authorize takes it unchecked); the
+        -sess step on top. None when the stored HA1 is unusable."""
         alg = selected.alg
         name = nonces.ALGORITHM_NAMES.get(nonces.ALG_MD5 if alg == nonces.ALG_UNSPEC else alg)
         params = selected.credentials.params
-        if ha1 is not None and len(ha1) != _HASH_HEX_LEN[alg]:
+        if ha1 is not None and check_length and len(ha1) != _HASH_HEX_LEN[alg]:
             return None
         return calc_ha1(selected.username, realm, password or "", name, nonce=params.get("nonce", ""),
                         cnonce=params.get("cnonce", ""), ha1=ha1)
@@ -489,12 +496,7 @@ class Module(ModuleBase):
             return None
         if self.calculate_ha1:
             return self.calc_ha1(selected, realm, password=password)
-        # the value is taken as HA1 as it is (no length check here, unlike auth_db's columns)
-        alg = selected.alg
-        name = nonces.ALGORITHM_NAMES.get(nonces.ALG_MD5 if alg == nonces.ALG_UNSPEC else alg)
-        params = selected.credentials.params
-        return calc_ha1(selected.username, realm, "", name, nonce=params.get("nonce", ""),
-                        cnonce=params.get("cnonce", ""), ha1=password)
+        return self.calc_ha1(selected, realm, ha1=password, check_length=False)
 
     # ---------------------------------------------------------------------------------- other functions
     def consume_credentials(self, ctx) -> int:

@@ -265,7 +265,7 @@ class Module(ModuleBase):
             return -1
         state = self._state(ctx)
         if state.get("contact_fixed"):
-            ctx.log(-1, "fix_nated_contact(): second attempt to change the Contact on the same message")
+            self.core.logger.error("fix_nated_contact(): second attempt to change the Contact", "nathelper")
             return -1
         host = f"[{rcv.src_host}]" if ":" in rcv.src_host else rcv.src_host
         preserve = bool(flags and "preserve-uri" in str(flags))
@@ -367,7 +367,7 @@ class Module(ModuleBase):
         except SIPParseError:
             return -1
         if sdp is None:
-            ctx.log(-1, "fix_nated_sdp(): no SDP body")
+            self.core.logger.error("fix_nated_sdp(): no SDP body", "nathelper")
             return -1
         from opensips_py.sip.sdp import SessionDescription
         sdp = SessionDescription.parse(msg.lumps.body if msg.lumps.body is not None else msg.body)

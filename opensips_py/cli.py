@@ -1,6 +1,7 @@
 """The `opensips-py` command line.
 
-    opensips-py -f opensips.cfg [-c|-C] [-F] [-D] [-l SOCKET]…   run a config (or only check it with -c/-C)
+    opensips-py -f opensips.cfg [-c|-C] [-F] [-D] [-l SOCKET]… [--no-embedded-relay]
+                                                      run a config (or only check it with -c/-C)
     opensips-py check FILE… [options]                 lint configs (docs/check.md)
     opensips-py rtpengine [options]                   the embedded rtpengine-compatible media relay
     opensips-py -V                                    version
@@ -133,6 +134,8 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("-M", dest="pkg", metavar="MB", help="private memory (accepted and ignored)")
     parser.add_argument("-V", dest="version", action="store_true", help="print the version and exit")
     parser.add_argument("--target", choices=VERSIONS, help="with -c/-C: the OpenSIPS version to check against")
+    parser.add_argument("--no-embedded-relay", dest="embedded_relay", action="store_false",
+                        help="do not start our media relay where a local rtpengine_sock has nothing listening")
     return parser
 
 
@@ -178,7 +181,15 @@ def _run(args, result) -> int:
         print(f"opensips-py: bad config file {args.config}, refusing to start", file=sys.stderr)
         return 1
     core.logger.notice(f"opensips-py {__version__} starting with {args.config} (pid {os.getpid()})")
-    return serve(core)
+    relays: list = []
+    if args.embedded_relay:  # docs/media.md "The rtpengine module": the embedded relay
+        from opensips_py.modules._rtpengine.embedded import start_embedded_relays
+        relays = start_embedded_relays(core)
+    try:
+        return serve(core)
+    finally:
+        for relay in relays:
+            relay.stop()
 
 
 def serve(core) -> int:

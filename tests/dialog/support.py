@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from opensips_py.modules.dialog import model
+from opensips_py.modules.dialog.model import Leg
 from opensips_py.sip import Request, parse_message
 from tests.runtime.support import HEAD, Proxy
 from opensips_py.runtime.virtual import sip
@@ -195,3 +197,19 @@ def statuses(sends, to: tuple[str, int]) -> list[int]:
 def methods(sends, to: tuple[str, int]) -> list[str]:
     return [s.data.split(b" ", 1)[0].decode() for s in sends
             if (s.host, s.port) == to and not s.data.startswith(b"SIP/2.0 ")]
+
+
+def confirmed(p: Proxy, callid: str, *, caller_tag: str = "a-tag"):
+    """A dialog answered by its callee without a call on the wire (MI, storage and memory tests): the legs a
+    relayed 2xx would have filled, then the module's own transition for the 2xx."""
+    module = p.core.modules["dialog"]
+    dialog = module.table.create(callid, "sip:alice@atlanta.example", "sip:bob@biloxi.example")
+    sock = p.core.sockets[0]
+    caller = Leg(caller_tag, "sip:alice@192.0.2.10", "", "0", sock)
+    caller.inv_cseq = "1"
+    callee = Leg("b-tag", "sip:bob@192.0.2.20", "<sip:p2.example;lr>", "1", sock, branch=0)
+    dialog.legs = [caller, callee]
+    dialog.lifetime = 60
+    dialog.legs_200ok = 1
+    module._initial_reply_state(dialog, model.EV_RPL2XX, None)
+    return dialog

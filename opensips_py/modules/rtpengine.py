@@ -531,12 +531,12 @@ class Module(ModuleBase):
         return self._offer_answer(ctx, op, flags, sock_var, sdp_var, body)
 
     def _tm_transaction(self, ctx):
+        """tm's transaction of this script run, without a lookup (OpenSIPS's t_gett(): get_t())."""
         tm = getattr(self.core, "modules", {}).get("tm")
-        finder = getattr(tm, "transaction", None)
-        if not callable(finder):
+        if not callable(getattr(tm, "has_transaction", None)):
             return None
         try:
-            return finder(ctx)
+            return tm.transaction(ctx) if tm.has_transaction(ctx) else None
         except Exception:  # noqa: BLE001 - tm trouble must not break media handling
             return None
 

@@ -288,3 +288,85 @@ def test_webrtc_flags_turn_a_phone_offer_into_a_browser_offer(our_relay):
     with NgClient("127.0.0.1", OUR_NG) as client:
         client.command("delete", call_id="web-1")
     assert webrtc_sdp(9)  # the browser side is covered by the interop tests
+
+
+# ------------------------------------------------------------------------------------------------ with tm
+
+def test_manage_offers_in_the_200_of_an_invite_without_sdp_when_tm_knows_the_transaction(our_relay):
+    """Late offer: the INVITE had no SDP, so the 200's SDP is the offer (tags swapped: the callee offers)
+    and the ACK's SDP is the answer (tags swapped back)."""
+    from opensips_py.sip import build_reply
+    from tests.modules.rtpengine_support import HEAD
+
+    script = """route {
+    rtpengine_manage("trust-address");
+    xlog("$rm rc=$rc\\n");
+    if (is_method("ACK")) {
+        forward("udp:192.0.2.20:5060");
+        exit;
+    }
+    t_on_reply("MEDIA");
+    t_relay();
+}
+onreply_route[MEDIA] {
+    rtpengine_manage("trust-address");
+    xlog("$rs rc=$rc\\n");
+}
+"""
+    proxy = rtpengine_proxy(script, head=HEAD + 'loadmodule "tm.so"\n')
+
+    def callee(data: bytes, src):
+        msg = parse_message(data)
+        if msg.is_request and msg.method == "INVITE":
+            return [build_reply(msg, 200, to_tag="callee", body=phone_sdp(23991).replace("\n", "\r\n").encode(),
+                                content_type="application/sdp")]
+        return []
+
+    proxy.net.attach("192.0.2.20", 5060, callee)
+    module = proxy.core.modules["rtpengine"]
+    sent = proxy.send(sip_request("INVITE", call_id="late-1"))
+    assert proxy.script_logs()[:2] == ["INVITE rc=-1", "200 rc=1"]
+    assert module.counters["offers"] == 1
+    to_caller = [s for s in sent if s.host == "192.0.2.10" and s.data.startswith(b"SIP/2.0 200")]
+    relay_port(parse_message(to_caller[-1].data).body.decode())
+    proxy.send(sip_request("ACK", call_id="late-1", to_tag="callee", body=phone_sdp(23990)))
+    assert proxy.script_logs()[-1] == "ACK rc=1" and module.counters["answers"] == 1
+    state = query("late-1")
+    callee_stream = state["tags"]["callee"]["medias"][0]["streams"][0]
+    caller_stream = state["tags"]["1928301774"]["medias"][0]["streams"][0]
+    assert (callee_stream["endpoint"]["port"], caller_stream["endpoint"]["port"]) == (23991, 23990)
+    with NgClient("127.0.0.1", OUR_NG) as client:
+        client.command("delete", call_id="late-1")
+
+
+def test_without_tm_a_200_with_sdp_is_always_an_answer(our_relay):
+    proxy = rtpengine_proxy(MANAGE_SCRIPT)
+    proxy.send(sip_request("INVITE", call_id="late-2"))
+    proxy.send(sip_reply(200, call_id="late-2", body=phone_sdp(23991)))
+    module = proxy.core.modules["rtpengine"]
+    assert (module.counters["offers"], module.counters["answers"]) == (0, 1)
+    assert any("Unknown call-id" in line for line in proxy.logs)  # an answer to a call never offered
+
+
+def test_manage_on_the_invite_in_a_failure_route_deletes(our_relay):
+    from opensips_py.sip import build_reply
+    from tests.modules.rtpengine_support import HEAD
+
+    script = """route {
+    rtpengine_manage("trust-address");
+    t_on_failure("GONE");
+    t_relay();
+}
+failure_route[GONE] {
+    rtpengine_manage();
+    xlog("failure route rc=$rc\\n");
+}
+"""
+    proxy = rtpengine_proxy(script, head=HEAD + 'loadmodule "tm.so"\n')
+    proxy.net.attach("192.0.2.20", 5060, lambda data, src: [build_reply(parse_message(data), 486, to_tag="busy")]
+                     if data.startswith(b"INVITE") else [])
+    proxy.send(sip_request("INVITE", call_id="fail-1", body=phone_sdp(23990)))
+    module = proxy.core.modules["rtpengine"]
+    assert proxy.script_logs()[-1] == "failure route rc=1"
+    assert (module.counters["offers"], module.counters["deletes"]) == (1, 1)
+    assert query("fail-1")["result"] == "error"

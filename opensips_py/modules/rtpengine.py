@@ -146,6 +146,8 @@ from opensips_py.sip import SIPParseError  # noqa: E402
 # Error reasons after which a node is skipped for this call and the next node tried (3.6+ list).
 FAILOVER_ERRORS = ("Parallel session limit reached", "Ran out of ports", "CPU usage limit exceeded",
                    "Load limit exceeded", "Bandwidth limit exceeded")
+# version of the rtpengine table (RTPENGINE_TABLE_VERSION)
+DB_TABLE_VERSION = 1
 # MI's "disabled for ever" as OpenSIPS prints it: (unsigned int)-1 ticks
 FOREVER_TICKS = 4294967295
 # $rtpstat names: (statistic key in SSRC reports, how it is folded)
@@ -190,15 +192,20 @@ class Module(ModuleBase):
         self.disable_timeout = self.int_param("rtpengine_disable_tout")
         self.timer_interval = max(1, self.int_param("rtpengine_timer_interval"))
         self.ping_enabled = bool(self.int_param("ping_enabled"))
-        if self.param("db_url"):
-            raise ModuleInitError("rtpengine: db_url (node sets read from a database) is not supported yet; "
-                                  "list the nodes with rtpengine_sock")
+        self._db = None
         self.sets = NodeSets()
-        for value in self.param_values("rtpengine_sock"):
+        if self.param("db_url"):  # the sets come from the database; rtpengine_sock is then not read
+            self._open_db()
             try:
-                self.sets.add_param(str(value))
-            except SockParamError as exc:
-                raise ModuleInitError(f"rtpengine: rtpengine_sock {value!r}: {exc}") from None
+                self._read_db(self.sets)
+            except (SockParamError, ValueError, TypeError) as exc:
+                raise ModuleInitError(f"rtpengine: bad row in table {self.param('db_table')}: {exc}") from None
+        else:
+            for value in self.param_values("rtpengine_sock"):
+                try:
+                    self.sets.add_param(str(value))
+                except SockParamError as exc:
+                    raise ModuleInitError(f"rtpengine: rtpengine_sock {value!r}: {exc}") from None
         if self.sets.default is None and any(True for _ in self.sets):
             self._log("warning", "there is no rtpengine in the default set 0: calls that select no set "
                                  "will fail")
@@ -230,6 +237,37 @@ class Module(ModuleBase):
         for relay in self.relays:
             relay.stop()
         self.relays.clear()
+
+    # ---------------------------------------------------------------------------------- database
+    def _open_db(self) -> None:
+        from opensips_py.db import BadDatabaseURL, DatabaseError, open_database
+        try:
+            self._db = open_database(self.core, str(self.param("db_url")), "rtpengine")
+            self._db.check_version(str(self.param("db_table")), DB_TABLE_VERSION)
+        except (BadDatabaseURL, DatabaseError) as exc:
+            raise ModuleInitError(f"rtpengine: {exc}") from None
+
+    def _read_db(self, sets: NodeSets) -> None:
+        """Every row (socket, set_id) of the table into `sets` (_add_rtpengine_from_database)."""
+        socket_column, set_column = str(self.param("socket_column")), str(self.param("set_column"))
+        for row in self._db.query(str(self.param("db_table")), [socket_column, set_column]):
+            sets.add_param(str(row[socket_column]), int(row[set_column]))
+
+    def reload(self, soft: bool = False) -> None:
+        """MI rtpengine_reload: re-read the table. Hard: new nodes, all enabled, sockets reopened. Soft:
+        nodes still listed keep their state and index; the others go. Every node is probed afterwards."""
+        if soft:
+            self.sets.mark_teardown()
+            self._read_db(self.sets)
+            self.sets.sweep_teardown()
+        else:
+            fresh = NodeSets()
+            self._read_db(fresh)
+            self.transport.close()
+            self.sets = fresh
+        for node in self.sets.all_nodes():
+            if node.recheck_at != math.inf:
+                node.disabled = self._test(node, force=True)
 
     # ---------------------------------------------------------------------------------- parameters
     def _log(self, level: str, text: str) -> None:
@@ -731,7 +769,15 @@ class Module(ModuleBase):
 
         @recipes((), ("type",))
         def rtpengine_reload(params: dict) -> str:
-            raise MIError(400, "Dynamic loading not enabled")
+            if self._db is None:
+                raise MIError(400, "Dynamic loading not enabled")
+            soft = "type" in params and get_str(params, "type") == "soft"
+            try:
+                self.reload(soft)
+            except Exception as exc:  # noqa: BLE001 - a database problem is the command's error, not ours
+                self._log("error", f"reload failed: {exc!r}")
+                raise MIError(500, "Internal error") from None
+            return "OK"
 
         @recipes(("callid",))
         def teardown(params: dict) -> str:

@@ -290,3 +290,60 @@ def test_a_node_disabled_for_ever_by_mi_is_never_probed():
     assert module.enable(f"udp:127.0.0.1:{dead_port()}", 0)
     proxy.net.advance(120)
     assert module.counters["node_timeouts"] == 0
+
+
+# ------------------------------------------------------------------------------------------------ database
+
+def _rtpengine_db(path, rows: list[tuple[str, int]]) -> None:
+    import sqlite3
+    with sqlite3.connect(path) as con:
+        con.executescript("CREATE TABLE IF NOT EXISTS version (table_name CHAR(32) NOT NULL, "
+                          "table_version INTEGER DEFAULT 0 NOT NULL);"
+                          "CREATE TABLE IF NOT EXISTS rtpengine (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                          "socket TEXT NOT NULL, set_id INTEGER NOT NULL);"
+                          "DELETE FROM version; DELETE FROM rtpengine;"
+                          "INSERT INTO version VALUES ('rtpengine', 1);")
+        con.executemany("INSERT INTO rtpengine (socket, set_id) VALUES (?, ?)", rows)
+
+
+def test_sets_come_from_the_database_and_mi_reload_reads_it_again(tmp_path, our_relay):
+    from tests.modules.rtpengine_support import HEAD
+    path = tmp_path / "rtpengine.db"
+    dead = f"udp:127.0.0.1:{dead_port()}"
+    _rtpengine_db(path, [(f"{dead}=2 {LIVE}", 0), ("udp:127.0.0.1:1", 4)])
+    proxy = rtpengine_proxy(OFFER_SCRIPT, socks="udp:127.0.0.1:9",  # ignored: the table wins
+                            head=HEAD.replace('loadmodule "rtpengine.so"', 'loadmodule "db_sqlite.so"\n'
+                                              'loadmodule "rtpengine.so"'),
+                            params=f'modparam("rtpengine", "db_url", "sqlite://{path}")\n')
+    module = proxy.core.modules["rtpengine"]
+    registry = build_registry(MIHost(), proxy.core.modules.values())
+    shown = registry.execute("rtpengine_show")
+    assert [(s["Set"], [(n["url"], n["weight"], n["index"]) for n in s["Nodes"]]) for s in shown] == [
+        (0, [(dead, 2, 0), (LIVE, 1, 1)]), (4, [("udp:127.0.0.1:1", 1, 2)])]
+    proxy.send(invite("call-1"))  # 250 % 3 = 1: the dead node's share, then the live one
+    assert proxy.script_logs()[-1] == f"offer via {LIVE}"
+    assert module.sets.get(0).nodes[0].disabled
+    delete_call(proxy, "call-1")
+
+    _rtpengine_db(path, [(f"{dead} {LIVE}", 0), (LIVE, 5)])
+    assert registry.execute("rtpengine_reload", {"type": "soft"}) == "OK"
+    shown = registry.execute("rtpengine_show")
+    # soft: the dead node keeps its weight and index (probed again: still dead); the C stops reading a
+    # value at a node it already has, so LIVE is not seen in set 0 and goes; set 4 goes, set 5 is new
+    assert [(s["Set"], [(n["url"], n["weight"], n["index"], n["disabled"]) for n in s["Nodes"]])
+            for s in shown] == [(0, [(dead, 2, 0, 1)]), (5, [(LIVE, 1, 3, 0)])]
+    assert registry.execute("rtpengine:reload") == "OK"  # hard: everything anew
+    shown = registry.execute("rtpengine_show")
+    assert [(s["Set"], [(n["url"], n["index"]) for n in s["Nodes"]]) for s in shown] == [
+        (0, [(dead, 0), (LIVE, 1)]), (5, [(LIVE, 2)])]
+
+
+def test_a_database_without_the_table_version_refuses_start_up(tmp_path):
+    import sqlite3
+    from tests.modules.rtpengine_support import HEAD
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).executescript("CREATE TABLE version (table_name CHAR(32), table_version INTEGER);")
+    with pytest.raises(StartupFailure, match="rtpengine"):
+        rtpengine_proxy("route { exit; }\n", head=HEAD.replace('loadmodule "rtpengine.so"', 'loadmodule '
+                                                               '"db_sqlite.so"\nloadmodule "rtpengine.so"'),
+                        params=f'modparam("rtpengine", "db_url", "sqlite://{path}")\n')

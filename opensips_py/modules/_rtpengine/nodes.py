@@ -38,6 +38,7 @@ class Node:
     disabled: bool = False
     recheck_at: float = 0.0  # when a disabled node may be probed again; inf: disabled by MI for ever
     last_used: float = 0.0  # the last time it answered (ping_enabled pings idle nodes)
+    teardown: bool = False  # soft reload: not (yet) seen again in the database
 
     @property
     def kind(self) -> str:
@@ -83,6 +84,7 @@ class NodeSet:
 
     set_id: int
     nodes: list[Node] = field(default_factory=list)
+    teardown: bool = False
 
     def find(self, url: str) -> Node | None:
         for node in self.nodes:
@@ -136,15 +138,33 @@ class NodeSets:
         node_set = self.sets.get(set_id)
         if node_set is None:
             node_set = self.sets[set_id] = NodeSet(set_id)
+        node_set.teardown = False
         for word in text.split():
             url, sep, weight_text = word.partition("=")
             weight = _strtoul(weight_text) if sep else 1
-            if node_set.find(url) is not None:
-                return  # the C stops reading this value at a duplicate
+            known = node_set.find(url)
+            if known is not None:
+                known.teardown = False  # a soft reload keeps it, with its state
+                return  # the C stops reading this value at a node it already has
             node = Node(url, set_id, self._next_index, weight)
             node.host_port() if node.kind != "unix" else None  # refuse a bad port at start-up
             self._next_index += 1
             node_set.nodes.append(node)
+
+
+    def mark_teardown(self) -> None:
+        """Soft reload, before reading the database again: everything is to go unless seen again."""
+        for node_set in self.sets.values():
+            node_set.teardown = True
+            for node in node_set.nodes:
+                node.teardown = True
+
+    def sweep_teardown(self) -> None:
+        """Soft reload, after reading: drop the sets and nodes the database no longer has."""
+        for set_id in [i for i, node_set in self.sets.items() if node_set.teardown]:
+            del self.sets[set_id]
+        for node_set in self.sets.values():
+            node_set.nodes = [node for node in node_set.nodes if not node.teardown]
 
 
 def _strtoul(text: str) -> int:

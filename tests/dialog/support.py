@@ -95,6 +95,7 @@ class Call:
         self.ring = ring
         self.answer = answer
         self.caller.cseq = 1
+        self.pending_invite = None
         proxy.net.attach(*CALLER, self._caller_side)
         proxy.net.attach(*CALLEE, self._callee_side)
 
@@ -115,6 +116,7 @@ class Call:
         if not msg.is_request:
             return []
         if msg.method == "INVITE" and not msg.to.tag:
+            self.pending_invite = msg
             self.callee.route_set = [r.raw for r in msg.record_route]
             self.callee.remote_target = msg.contacts[0].uri_text if msg.contacts else ""
             out = []
@@ -125,6 +127,12 @@ class Call:
                                   self.callee.contact))
             return out
         return self._answer_in_dialog(self.callee, msg)
+
+    def answer_now(self, code: int = 200):
+        """The callee answers the INVITE it holds (a Call made with answer=0)."""
+        msg = self.pending_invite
+        data = _reply(msg, code, "OK" if code < 300 else "Busy Here", self.callee.tag, self.callee.contact)
+        return self.proxy.send(data, CALLEE)
 
     def _answer_in_dialog(self, agent: Agent, msg: Request) -> list[bytes]:
         if msg.method == "ACK":

@@ -48,9 +48,10 @@ def commands(module: "Module") -> dict[str, Callable[[dict[str, Any]], Any]]:
             raise MIError(404, NOT_FOUND)
         extra = get_str(params, "extra_hdrs") if "extra_hdrs" in params else ""
         headers = [line for line in extra.replace("\r\n", "\n").split("\n") if line.strip()]
-        dialog.end_reason = "MI Termination"
-        if module.end_dialog(dialog, headers) != 0:
+        if dialog.state == DELETED or (dialog.state < 3 and dialog.transaction is None):
             raise MIError(500, "Operation failed")
+        dialog.end_reason = "MI Termination"
+        module.end_dialog_soon(dialog, headers)
         return "OK"
 
     def profile_of(params: dict[str, Any]):
@@ -91,7 +92,7 @@ def commands(module: "Module") -> dict[str, Callable[[dict[str, Any]], Any]]:
         value = get_str(params, "value") if "value" in params and profile.has_value else None
         for dialog in module.profiles.dialogs(profile, value):
             dialog.end_reason = "MI Termination"
-            module.end_dialog(dialog)
+            module.end_dialog_soon(dialog)
         return "OK"
 
     @recipes(("dlg_val_name", "dlg_val_value", "DID"))

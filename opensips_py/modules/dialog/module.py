@@ -382,6 +382,8 @@ class Module(ModuleBase):
         elif kind & TMCB.RESPONSE_FWDED:
             if p.reply is not None:
                 self._push_reply(dialog, t, p)
+            if 100 < p.code < 200:  # a relayed provisional: early (tm's PRE_OUT may come for finals only)
+                self._reply_event(dialog, p.code, p)
         elif kind & TMCB.RESPONSE_PRE_OUT:
             if p.code > 100:
                 self._reply_event(dialog, p.code, p)
@@ -730,6 +732,15 @@ class Module(ModuleBase):
             self._bye_answered(dialog)
         return -1 if failed else 0
 
+    def end_dialog_soon(self, dialog: Dialog, extra_headers: list[str] | None = None) -> None:
+        """dlg_end_dlg() from outside a message (MI): OpenSIPS hands the job to a SIP worker (ipc_dispatch_rpc);
+        here it runs at the core's next timer turn, whose sends the host delivers (within the dialog tick)."""
+        if not hasattr(self.core, "add_timer"):
+            self.end_dialog(dialog, extra_headers)
+            return
+        self.core.add_timer(self.now, lambda now: self.end_dialog(dialog, extra_headers))
+        self._ensure_ticking()
+
     def _leg_request(self, dialog: Dialog, dst: int, src: int, method: str, cseq: int, headers: list[str],
                      body: bytes = b"", content_type: str | None = None):
         """The in-dialog request towards leg `dst` (tm's t_request_within on OpenSIPS's dlg_t)."""
@@ -840,12 +851,12 @@ class Module(ModuleBase):
         body = b""
         content_type = None
         if reinvite:
+            # the other party's contact, and the SDP this leg last saw (dlg_get_leg_hdrs)
             own = dialog.legs[src]
-            contact = self._our_contact(leg)
-            if contact:
-                headers.append(f"Contact: <{contact}>")
+            if own.contact:
+                headers.append(f"Contact: <{own.contact}>")
             body = leg.out_sdp or own.in_sdp or b""
-            content_type = "application/sdp" if body else None
+            content_type = "application/sdp"
         try:
             request = self._leg_request(dialog, dst, src, "INVITE" if reinvite else "OPTIONS", cseq, headers,
                                         body, content_type)
@@ -869,24 +880,35 @@ class Module(ModuleBase):
         if t is None:
             setattr(leg, attr, model.PING_FAIL)
 
-    def _our_contact(self, leg: Leg) -> str:
-        sock = leg.socket
-        if sock is None:
-            return ""
-        host = sock.via_host
-        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-        params = "" if sock.proto == "udp" else f";transport={sock.proto}"
-        return f"sip:{host}:{sock.via_port}{params}"
-
     def _send_ack(self, dialog: Dialog, dst: int, src: int, cseq: int) -> None:
-        """The ACK of our re-INVITE ping's 2xx (tm sends it without a transaction)."""
-        sender = getattr(self.tm, "t_uac_ack", None) or getattr(self.tm, "send_ack", None)
-        if sender is None:
-            return
+        """The ACK of our re-INVITE ping's 2xx: a request of its own, sent without a transaction (RFC 3261
+        §13.2.2.4), to the first loose Route or the contact, from the leg's socket."""
+        import secrets
+
+        from opensips_py.modules.tm.messages import build_local_request
+        from opensips_py.runtime.forward import STREAM_PROTOCOLS, BadDestination, target_of_uri, via_host_text
+        from opensips_py.script.context import Send
         try:
-            sender(self._leg_request(dialog, dst, src, "ACK", cseq, []))
-        except ValueError:
-            pass
+            request = self._leg_request(dialog, dst, src, "ACK", cseq, [])
+            routes = dialog.legs[dst].route_uris
+            first = URI(routes[0]) if routes and ";lr" in routes[0].lower() else URI(request.ruri)
+            target = target_of_uri(first)
+        except (ValueError, SIPParseError, BadDestination) as exc:
+            self._log(-1, f"cannot send the ACK of a re-INVITE ping: {exc}")
+            return
+        core = self.core
+        ip = core.resolver.resolve(target.host)
+        sock = core.send_socket(target.proto, ip, request.socket) if ip is not None else None
+        if sock is None:
+            self._log(-1, f"cannot send the ACK of a re-INVITE ping to {target.host}")
+            return
+        via = f"SIP/2.0/{target.proto.upper()} {via_host_text(sock.via_host)}:{sock.via_port};branch=z9hG4bK" \
+              f"{secrets.token_hex(8)}"
+        data = build_local_request(request, via, dialog.callid, cseq,
+                                   server_signature=bool(getattr(core.settings, "server_signature", True)))
+        port = target.effective_port
+        conn = core.connection_for(target.proto, ip, port) if target.proto in STREAM_PROTOCOLS else None
+        core.process.outbox.append(Send(data, target.proto, ip, port, sock, conn))
 
     # ================================================================================== dialog routes
     def _run_dialog_route(self, dialog: Dialog, name: str) -> None:

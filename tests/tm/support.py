@@ -5,7 +5,7 @@ message it got, and can stay silent (to test retransmissions and timeouts).
 """
 from __future__ import annotations
 
-from typing import Callable
+import re
 
 from opensips_py.sip import Request, build_reply, parse_message
 from tests.runtime.support import HEAD, PROXY, UAC, UAS, Proxy, parsed, request, response
@@ -20,7 +20,9 @@ class Callee:
     def __init__(self, proxy: Proxy, address: tuple[str, int] = UAS, answers: dict | None = None,
                  proto: str = "udp") -> None:
         self.address = address
+        self.clock = proxy.net.clock
         self.received: list[Request] = []
+        self.times: list[float] = []  # when each request arrived (the virtual clock)
         self.answers = answers if answers is not None else {"INVITE": [(100, None), (180, "callee"), (200, "callee")],
                                                              "BYE": [(200, None)], "CANCEL": [(200, None)],
                                                              "OPTIONS": [(200, "callee")]}
@@ -31,6 +33,7 @@ class Callee:
         if not msg.is_request:
             return []
         self.received.append(msg)
+        self.times.append(self.clock.now)
         answer = self.answers.get(msg.method)
         if answer is None:
             return []
@@ -42,8 +45,20 @@ class Callee:
         return [m.method for m in self.received]
 
 
-def tm_proxy(config: str, **kwargs) -> Proxy:
-    return Proxy(config, head=TM_HEAD, **kwargs)
+_MODULE_LINE = re.compile(r"^(ALERT|CRITICAL|ERROR|WARNING|NOTICE|INFO|DBG):\w+:")
+
+
+class TMProxy(Proxy):
+    def script_logs(self) -> list[str]:
+        """The script's own log lines (xlog), without the core's and modules' lines."""
+        return [text for text in super().script_logs() if not _MODULE_LINE.match(text)]
+
+    def module_logs(self, module: str = "tm") -> list[str]:
+        return [line.split(f":{module}:", 1)[1] for line in self.logs if f":{module}:" in line]
+
+
+def tm_proxy(config: str, **kwargs) -> TMProxy:
+    return TMProxy(config, head=TM_HEAD, **kwargs)
 
 
 def to(sends, address: tuple[str, int]):

@@ -376,7 +376,7 @@ class TransactionLayer:
         if code >= 200 and state is not None:
             state.kr |= KillReason.REQ_RPLD
         if t.status >= 200:
-            self.core.logger.error(f"tm: cannot send a {code} reply, a final {t.status} was sent already")
+            self.core.logger.error(f"cannot send a {code} reply, a final {t.status} was sent already", "tm")
             self._cleanup_uac_timers(t)
             if t.is_invite:
                 self.cancel_uacs(t, self.which_cancel(t))
@@ -412,7 +412,7 @@ class TransactionLayer:
                                           content_type=content_type, force_rport=t.force_rport,
                                           reply_to_via=bool(core_state.get("reply_to_via")))
         except (SIPParseError, ValueError) as exc:
-            self.core.logger.error(f"tm: cannot build the {code} reply: {exc}")
+            self.core.logger.error(f"cannot build the {code} reply: {exc}", "tm")
             self._cleanup_uac_timers(t)
             if t.is_invite:
                 self.cancel_uacs(t, cancel)
@@ -488,12 +488,12 @@ class TransactionLayer:
                 self.cancel_invite(ctx, t, t_invite, state)
                 return 1
         if t.no_new_branches:
-            self.core.logger.info("tm: discarding fwd for a 6xx transaction")
+            self.core.logger.info("discarding fwd for a 6xx transaction", "tm")
             return self._fail(E_NO_DESTINATION)
         if t.was_cancelled:
             if not t.branches:
                 self.reply(t, ctx, 487, "Request Terminated", state=state)
-            self.core.logger.info("tm: discarding fwd for a cancelled transaction")
+            self.core.logger.info("discarding fwd for a cancelled transaction", "tm")
             return self._fail(E_NO_DESTINATION)
         rcv = ctx.received
         core_state = ctx.module_state.get("core") or {}
@@ -524,7 +524,7 @@ class TransactionLayer:
             t.on_branch, state.on_branch = state.on_branch, None
         t.flags = set(ctx.flags)
         if not added:
-            self.core.logger.error("tm: failure to add branches")
+            self.core.logger.error("failure to add branches", "tm")
             return self._fail(lowest)
         for branch in added:
             self._send(branch.sent, branch.proto, branch.host, branch.port, branch.socket, branch.connection_id)
@@ -547,7 +547,7 @@ class TransactionLayer:
         """add_uac(): run branch_route, pick the destination, build the request. A branch, or an error."""
         index = len(t.branches)
         if index >= TM_BRANCH_MAX:
-            self.core.logger.error(f"tm: maximum number of branches ({TM_BRANCH_MAX}) exceeded")
+            self.core.logger.error(f"maximum number of branches ({TM_BRANCH_MAX}) exceeded", "tm")
             return E_CFG
         branch = ClientBranch(index, uri)
         branch.dst_uri, branch.path, branch.q, branch.flags, branch.socket = dst_uri, path, q, set(bflags), socket
@@ -559,7 +559,7 @@ class TransactionLayer:
         try:
             if t.on_branch is not None and self.core.script.route("branch_route", t.on_branch) is not None:
                 if not self._run_branch_route(t, ctx, branch):
-                    self.core.logger.debug(f"tm: dropping branch <{branch.uri}>")
+                    self.core.logger.debug(f"dropping branch <{branch.uri}>", "tm")
                     return E_UNSPEC
             if t.callbacks is not None and t.callbacks.types_set & TMCB.REQUEST_FWDED:
                 self._run_callbacks(t, TMCB.REQUEST_FWDED, TMCBParams(TMCB.REQUEST_FWDED, request=msg,
@@ -570,16 +570,16 @@ class TransactionLayer:
                 else:
                     target = target_of_uri(URI(branch.dst_uri or branch.uri))
             except (BadDestination, SIPParseError) as exc:
-                self.core.logger.error(f"tm: bad destination <{branch.dst_uri or branch.uri}>: {exc}")
+                self.core.logger.error(f"bad destination <{branch.dst_uri or branch.uri}>: {exc}", "tm")
                 return E_BAD_URI
             ip = self.core.resolver.resolve(target.host)
             if ip is None:
-                self.core.logger.error(f"tm: cannot resolve {target.host}")
+                self.core.logger.error(f"cannot resolve {target.host}", "tm")
                 return E_BAD_ADDRESS
             proto = target.proto
             sock = self.core.send_socket(proto, ip, branch.socket)
             if sock is None:
-                self.core.logger.error(f"tm: no {proto} socket to send from")
+                self.core.logger.error(f"no {proto} socket to send from", "tm")
                 return E_NO_SOCKET
             if branch.path:
                 _insert_path(msg, branch.path)
@@ -790,7 +790,7 @@ class TransactionLayer:
                                                                  code=code, branch=index))
         if t.on_reply is not None or branch.on_reply is not None:
             if not self._run_onreply(t, branch, msg, rcv) and code < 200:
-                self.core.logger.debug(f"tm: dropping provisional reply {code}")
+                self.core.logger.debug(f"dropping provisional reply {code}", "tm")
                 return True
         branch.has_reply = True
         self._process_reply(t, index, code, msg, last)
@@ -939,7 +939,7 @@ class TransactionLayer:
                                               force_rport=t.force_rport)
                 data = output.data
             except (SIPParseError, ValueError) as exc:
-                self.core.logger.error(f"tm: cannot build the {relayed_code} reply: {exc}")
+                self.core.logger.error(f"cannot build the {relayed_code} reply: {exc}", "tm")
                 return relayed_code
             self._stat("local_replies")
         else:
@@ -952,7 +952,7 @@ class TransactionLayer:
             try:
                 data = relayed_reply(relayed, t.uas_dest[0], extra)
             except SIPParseError as exc:
-                self.core.logger.error(f"tm: cannot relay the {relayed_code} reply: {exc}")
+                self.core.logger.error(f"cannot relay the {relayed_code} reply: {exc}", "tm")
                 return relayed_code
             if relayed_code >= 200:
                 self._run_callbacks(t, TMCB.RESPONSE_PRE_OUT, TMCBParams(TMCB.RESPONSE_PRE_OUT, request=request,
@@ -1089,15 +1089,15 @@ class TransactionLayer:
                 if target is None:
                     target = target_of_uri(URI(req.ruri))
         except (BadDestination, SIPParseError) as exc:
-            self.core.logger.error(f"tm: t_uac: bad destination: {exc}")
+            self.core.logger.error(f"t_uac: bad destination: {exc}", "tm")
             return None
         ip = self.core.resolver.resolve(target.host)
         if ip is None:
-            self.core.logger.error(f"tm: t_uac: cannot resolve {target.host}")
+            self.core.logger.error(f"t_uac: cannot resolve {target.host}", "tm")
             return None
         sock = self.core.send_socket(target.proto, ip, req.socket)
         if sock is None:
-            self.core.logger.error(f"tm: t_uac: no {target.proto} socket to send from")
+            self.core.logger.error(f"t_uac: no {target.proto} socket to send from", "tm")
             return None
         t = self._new_transaction(req.method)
         t.is_local = True

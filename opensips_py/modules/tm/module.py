@@ -146,7 +146,7 @@ class Module(ModuleBase):
     def t_relay(self, ctx, flags=None, outbound_proxy: str | None = None) -> int:
         msg = ctx.msg
         if msg is None or not msg.is_request:
-            ctx.log(-1, "t_relay(): not a request")
+            self.core.logger.error("t_relay(): not a request", "tm")
             return -1
         names = relay_flags(flags)
         proxy = outbound_proxy if outbound_proxy and not ctx.dst_uri else None
@@ -155,7 +155,7 @@ class Module(ModuleBase):
         layer = self.layer
         if t is None:
             if ctx.route_type == RouteType.FAILURE:
-                ctx.log(-1, "t_relay(): no transaction in failure_route")
+                self.core.logger.error("t_relay(): no transaction in failure_route", "tm")
                 return -1
             ret = self._relay_to(ctx, state, proxy, names)
             if ret < 0:
@@ -232,7 +232,7 @@ class Module(ModuleBase):
         if msg.method == "ACK":
             return 0
         if not 100 <= code <= 699:
-            ctx.log(-1, f"t_reply(): invalid code {code}")
+            self.core.logger.error(f"t_reply(): invalid code {code}", "tm")
             return -1
         state = tm_state(ctx)
         t = state.t
@@ -244,7 +244,7 @@ class Module(ModuleBase):
             if rc == 0:
                 return 0
             if rc < 0 or state.t is None:
-                ctx.log(-1, "t_reply(): could not create a new transaction")
+                self.core.logger.error("t_reply(): could not create a new transaction", "tm")
                 return -1
             t = state.t
         return self.layer.reply(t, ctx, code, reason, body=body, state=state)
@@ -278,7 +278,7 @@ class Module(ModuleBase):
     def t_check_status(self, ctx, regex: re.Pattern) -> int:
         t = self.layer.current(ctx)
         if t is None:
-            ctx.log(-1, "t_check_status(): no transaction")
+            self.core.logger.error("t_check_status(): no transaction", "tm")
             return -1
         route_type = ctx.route_type
         if route_type == RouteType.REQUEST:
@@ -291,21 +291,21 @@ class Module(ModuleBase):
                 return -1
             status = t.branches[picked].last_received
         else:
-            ctx.log(-1, f"t_check_status(): unsupported route type {route_type.name}")
+            self.core.logger.error(f"t_check_status(): unsupported route type {route_type.name}", "tm")
             return -1
         return 1 if regex is not None and regex.search(str(status)) else -1
 
     def t_was_cancelled(self, ctx) -> int:
         t = self.layer.current(ctx)
         if t is None:
-            ctx.log(-1, "t_was_cancelled(): no transaction")
+            self.core.logger.error("t_was_cancelled(): no transaction", "tm")
             return -1
         return 1 if t.was_cancelled else -1
 
     def t_local_replied(self, ctx, kind: str) -> int:
         t = self.layer.current(ctx)
         if t is None:
-            ctx.log(-1, "t_local_replied(): no transaction")
+            self.core.logger.error("t_local_replied(): no transaction", "tm")
             return -1
         kind = (kind or "").lower()
         in_failure = ctx.route_type == RouteType.FAILURE
@@ -348,7 +348,7 @@ class Module(ModuleBase):
     def t_flush_flags(self, ctx) -> int:
         t = self.layer.current(ctx)
         if t is None:
-            ctx.log(-1, "t_flush_flags(): no transaction")
+            self.core.logger.error("t_flush_flags(): no transaction", "tm")
             return -1
         t.flags = set(ctx.flags)
         return 1
@@ -374,7 +374,7 @@ class Module(ModuleBase):
     def t_add_hdrs(self, ctx, hdrs: str | None) -> int:
         t = self.layer.current(ctx)
         if t is None:
-            ctx.log(-1, "t_add_hdrs(): no transaction")
+            self.core.logger.error("t_add_hdrs(): no transaction", "tm")
             return -1
         t.extra_hdrs = [line.rstrip("\r") for line in (hdrs or "").replace("\r\n", "\n").split("\n") if line.strip()]
         return 1
@@ -476,7 +476,7 @@ class Module(ModuleBase):
                     try:
                         seconds = float(int(value))
                     except (TypeError, ValueError):
-                        ctx.log(-1, f"$T_{attr}: assigning a non-int value as a timeout")
+                        self.core.logger.error(f"$T_{attr}: assigning a non-int value as a timeout", "tm")
                         return
                 t = layer.current(ctx)
                 if t is not None:
@@ -499,7 +499,7 @@ class Module(ModuleBase):
         def bavp_set(ctx, arg, index, value, op):
             branch = branch_of(ctx)
             if branch is None:
-                ctx.log(-1, "$bavp: no branch here")
+                self.core.logger.error("$bavp: no branch here", "tm")
                 return
             _avp_set(_AvpHolder(branch.avps), arg, index, value, op)
 

@@ -781,15 +781,21 @@ class Module(ModuleBase):
 
         @recipes(("callid",))
         def teardown(params: dict) -> str:
-            callid = get_str(params, "callid")
-            dialog = getattr(self.core, "modules", {}).get("dialog")
-            terminate = getattr(dialog, "terminate_dialog", None)
-            if not callable(terminate):
+            """Ends the call's dialog as dlg_end_dlg does (dialog's terminate_dlg by Call-ID)."""
+            dialog_module = getattr(self.core, "modules", {}).get("dialog")
+            table = getattr(dialog_module, "table", None)
+            if table is None or not callable(getattr(dialog_module, "end_dialog_soon", None)):
                 raise MIError(500, "Dialog module not loaded")
+            callid = get_str(params, "callid")
             if not callid:
                 raise MIError(400, "Empty callid")
-            if terminate(callid, "MI Termination") is False:
+            from opensips_py.modules.dialog.model import CONFIRMED_NA, DELETED
+            found = [d for d in table.by_callid(callid) if d.state != DELETED]
+            dialog = found[0] if found else None
+            if dialog is None or (dialog.state < CONFIRMED_NA and getattr(dialog, "transaction", None) is None):
                 raise MIError(500, "Failed to terminate dialog")
+            dialog.end_reason = "MI Termination"
+            dialog_module.end_dialog_soon(dialog)
             return "OK"
 
         rtpengine_enable.mi_alias_4_0 = "rtpengine:enable"

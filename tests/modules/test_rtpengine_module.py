@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from opensips_py.media.ngclient import NgClient
 from opensips_py.sip import parse_message
 from tests.modules.rtpengine_support import (  # noqa: F401 - fixtures
@@ -370,3 +372,48 @@ failure_route[GONE] {
     assert proxy.script_logs()[-1] == "failure route rc=1"
     assert (module.counters["offers"], module.counters["deletes"]) == (1, 1)
     assert query("fail-1")["result"] == "error"
+
+
+def test_mi_teardown_ends_the_dialog_of_the_call_with_byes_to_both_legs():
+    from opensips_py.mi import MIError
+    from opensips_py.mi.host import MIHost, build_registry
+    from opensips_py.sip import build_reply
+    from tests.modules.rtpengine_support import HEAD
+
+    script = """route {
+    if (has_totag()) {
+        if (is_method("ACK")) forward("udp:192.0.2.20:5060");
+        exit;
+    }
+    create_dialog();
+    t_relay();
+}
+"""
+    proxy = rtpengine_proxy(script, socks="udp:127.0.0.1:1",
+                            head=HEAD + 'loadmodule "tm.so"\nloadmodule "dialog.so"\n')
+    received: list[str] = []
+
+    def callee(data: bytes, src):
+        msg = parse_message(data)
+        if not msg.is_request:
+            return []
+        received.append(msg.method)
+        if msg.method == "INVITE":
+            return [build_reply(msg, 200, to_tag="callee", headers=["Contact: <sip:bob@192.0.2.20>"])]
+        if msg.method == "BYE":
+            return [build_reply(msg, 200)]
+        return []
+
+    proxy.net.attach("192.0.2.20", 5060, callee)
+    proxy.net.attach("192.0.2.10", 5060, lambda data, src: [build_reply(parse_message(data), 200)]
+                     if data.startswith(b"BYE") else [])
+    proxy.send(sip_request("INVITE", call_id="td-1"))
+    proxy.send(sip_request("ACK", call_id="td-1", to_tag="callee"))
+    registry = build_registry(MIHost(), proxy.core.modules.values())
+    with pytest.raises(MIError) as error:
+        registry.execute("teardown", {"callid": "no-such-call"})
+    assert (error.value.code, error.value.message) == (500, "Failed to terminate dialog")
+    assert registry.execute("rtpengine:teardown", {"callid": "td-1"}) == "OK"
+    sent = proxy.net.advance(1)
+    byes = [(s.host, s.data.split(b" ", 1)[0]) for s in sent if s.data.startswith(b"BYE")]
+    assert sorted(byes) == [("192.0.2.10", b"BYE"), ("192.0.2.20", b"BYE")]

@@ -879,6 +879,29 @@ class Module(ModuleBase):
         self.ul.release_record(udomain, record)
         return 1 if removed else -1
 
+    def remove_ip_port(self, ctx, ip: str, port: int, domain: str, aor: str | None = None) -> int:
+        """Delete the bindings (of one AoR, or of all) whose received address, else contact address, is
+        ip:port; 1 if any went, -1 otherwise."""
+        udomain = self._domain(domain)
+        if aor:
+            try:
+                keys = [self.extract_aor(aor)]
+            except RegistrarError:
+                return -1
+        else:
+            keys = list(udomain.records)
+        removed = 0
+        for key in keys:
+            record = self.ul.get_record(udomain, key)
+            if record is None:
+                continue
+            for c in list(record.contacts):
+                if _next_hop_matches(c, f"{ip}:{port}"):
+                    self.ul.delete_contact(udomain, record, c)
+                    removed += 1
+            self.ul.release_record(udomain, record)
+        return 1 if removed else -1
+
     def add_sock_hdr(self, ctx, hdr_name: str) -> int:
         rcv = ctx.received
         if ctx.msg is None or rcv is None:

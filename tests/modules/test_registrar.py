@@ -207,3 +207,19 @@ def test_sip_instance_and_reg_id_are_stored_with_the_contact():
     reply(p, register(contacts=['<sip:alice@192.0.2.10>;+sip.instance="<urn:uuid:0001>";reg-id=1'], expires=600))
     contact = mi(p, "ul_show_contact", {"table_name": "location", "aor": "alice"})["Contacts"][0]
     assert contact["SIP_instance"] == "<urn:uuid:0001>"
+
+
+def test_remove_and_remove_ip_port_delete_matching_bindings():
+    p = proxy(route='route { if (is_method("REGISTER")) { save("location"); exit; } '
+                    'if ($rU == "one") $var(rc) = remove("location", "sip:alice@example.com", "sip:alice@192.0.2.10"); '
+                    'else $var(rc) = remove_ip_port("192.0.2.11", 5070, "location"); xlog("lookup $var(rc)\\n"); }')
+    reply(p, register(contacts=["<sip:alice@192.0.2.10>", "<sip:alice@192.0.2.11:5070>",
+                                "<sip:alice@192.0.2.12>"], expires=600))
+    p.send(invite(user="one"))
+    assert lookup_log(p) == "lookup 1"
+    p.send(invite(user="two"))
+    assert lookup_log(p) == "lookup 1"
+    p.send(invite(user="two"))
+    assert lookup_log(p) == "lookup -1"
+    left = mi(p, "ul_show_contact", {"table_name": "location", "aor": "alice"})["Contacts"]
+    assert [c["Contact"] for c in left] == ["sip:alice@192.0.2.12"]

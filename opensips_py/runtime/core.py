@@ -124,6 +124,9 @@ class ProxyCore:
         self._internal_errors_seen: set[tuple] = set()
         self._timers: list[_Timer] = []
         self._timer_seq = itertools.count()
+        # True while receive()/on_timer() runs: sends then go out with its result (see call_soon())
+        self.processing = False
+        self.wakeup: Callable[[], None] | None = None  # set by a host that can run on_timer() on demand
         self._started = False
         # TCP: (proto, ip, port) -> connection id, learned from requests that came over a connection
         self._connections: dict[tuple[str, str, int], int] = {}
@@ -236,14 +239,31 @@ class ProxyCore:
                 timer.callback(now)
             except Exception as exc:  # noqa: BLE001 - a timer bug must not stop the others
                 self._internal_error(exc, "timer")
+        self.processing = False
         return out
+
+    def call_soon(self, callback: Callable[[float], None]) -> _Timer:
+        """Run `callback(now)` at the next on_timer(): for work started outside receive()/on_timer() (an MI
+        command, a module's serve() task), whose sends would otherwise land in an outbox nobody reads. The
+        host's `wakeup` (if it set one) is told, so it calls on_timer() at once."""
+        timer = self.add_timer(self.now, callback)
+        if self.wakeup is not None:
+            self.wakeup()
+        return timer
 
     # ---------------------------------------------------------------------------------- start
     def start(self, now: float) -> list[Send]:
         """Log the start-up notes, run startup_route once, schedule the timer_routes."""
         out = self._begin(now)
+        try:
+            self._start(now)
+        finally:
+            self.processing = False
+        return out
+
+    def _start(self, now: float) -> None:
         if self._started:
-            return out
+            return
         self._started = True
         for note in self.settings.notes:
             self.logger.notice(note)
@@ -261,7 +281,6 @@ class ProxyCore:
         for route in self.script.routes.values():
             if route.kind == "timer_route" and route.interval:
                 self._schedule_timer_route(route.name, route.interval, now + route.interval)
-        return out
 
     def _schedule_timer_route(self, name: str | None, interval: int, when: float) -> None:
         def fire(now: float) -> None:
@@ -293,6 +312,7 @@ class ProxyCore:
         self.now = now
         out: list[Send] = []
         self.process.outbox = out
+        self.processing = True
         return out
 
     def receive(self, data: bytes, rcv: ReceiveInfo, now: float) -> list[Send]:
@@ -302,6 +322,7 @@ class ProxyCore:
             self._receive(data, rcv)
         except Exception as exc:  # noqa: BLE001 - never let one message stop the server
             self._internal_error(exc, "receive", data)
+        self.processing = False
         return out
 
     def _receive(self, data: bytes, rcv: ReceiveInfo) -> None:

@@ -81,6 +81,7 @@ class LiveServer:
                     nursery.start_soon(self._sweep_idle)
                 for module in core.modules.values():
                     nursery.start_soon(module.serve)
+                core.wakeup = self._kick_timer  # core.call_soon(): work started outside a message runs at once
                 self.dispatch(core.start(self.clock()))
                 self._kick_timer()
                 self.logger.notice(f"opensips-py serving {len(core.sockets)} socket(s)")

@@ -1124,9 +1124,18 @@ class TransactionLayer:
         self.table.insert(t)
         self._stat("UAC_transactions")
         self._stat("inuse_transactions")
-        self._send(data, branch.proto, ip, port, sock, branch.connection_id)
-        self._start_retr(t, branch)
+        if self.core.processing:
+            self._send_first(t, self.core.now)
+        else:  # called from outside a message or timer (MI, a module task): send from the next timer run
+            self.core.call_soon(lambda now: self._send_first(t, now))
         return t
+
+    def _send_first(self, t: Transaction, now: float) -> None:
+        branch = t.branches[0]
+        if t.deleted:
+            return
+        self._send(branch.sent, branch.proto, branch.host, branch.port, branch.socket, branch.connection_id)
+        self._start_retr(t, branch)
 
 
 def _dset_contact(ctx: MsgContext) -> str | None:

@@ -2,12 +2,12 @@
 starts our relay there (and stops it at shutdown); SIPp phones then make a call with real G.711 RTP through
 the proxy and that relay.
 
-The proxy is stateless here (forward(), the global onreply_route): offer in the INVITE, answer in the 200,
-$rtpstat and delete on BYE. The caller streams 150 packets of A-law (SIPp rtp_stream) to the relay port
+The proxy is stateful (tm): offer in the INVITE, answer in the 200 (its onreply_route), $rtpstat and delete
+on BYE. The caller streams 150 packets of A-law (SIPp rtp_stream) to the relay port
 of the 200's SDP from another port than its SDP names, the relay latches onto it and forwards to the
 callee, the callee (SIPp -rtp_echo) sends every packet back, the relay returns them to the caller's real
-source. Ports: SIP
-44000-44009, ng 23970-23971, relay media 23820-23899, phones' RTP 23990-23997 (the caller's SDP names 23996, it sends from 23990).
+source. Ports: SIP 44000-44002, ng 23970-23971, relay media 23820-23899, phones' RTP 23990-23997 (the
+caller's SDP names 23996, it sends from 23990).
 """
 from __future__ import annotations
 
@@ -37,22 +37,30 @@ stderror_enabled = yes
 socket = udp:127.0.0.1:{PROXY}
 loadmodule "proto_udp.so"
 loadmodule "sl.so"
+loadmodule "tm.so"
 loadmodule "sipmsgops.so"
 loadmodule "rtpengine.so"
 modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:@NG@")
 
 route {{
+    $du = "sip:127.0.0.1:{UAS}";
+    if (has_totag()) {{
+        if (is_method("BYE")) {{
+            xlog("L_NOTICE", "call $ci stats: $rtpstat\\n");
+            rtpengine_delete();
+        }}
+        t_relay();
+        exit;
+    }}
     if (is_method("INVITE")) {{
         if (!rtpengine_offer("trust-address replace-origin replace-session-connection"))
             xlog("L_ERR", "offer failed\\n");
-    }} else if (is_method("BYE")) {{
-        xlog("L_NOTICE", "call $ci stats: $rtpstat\\n");
-        rtpengine_delete();
+        t_on_reply("MEDIA");
     }}
-    forward("udp:127.0.0.1:{UAS}");
+    t_relay();
 }}
 
-onreply_route {{
+onreply_route[MEDIA] {{
     if (has_body("application/sdp"))
         rtpengine_answer("trust-address replace-origin replace-session-connection");
 }}

@@ -417,3 +417,28 @@ def test_mi_teardown_ends_the_dialog_of_the_call_with_byes_to_both_legs():
     sent = proxy.net.advance(1)
     byes = [(s.host, s.data.split(b" ", 1)[0]) for s in sent if s.data.startswith(b"BYE")]
     assert sorted(byes) == [("192.0.2.10", b"BYE"), ("192.0.2.20", b"BYE")]
+
+
+def test_an_offer_in_a_branch_route_rewrites_that_branch(our_relay):
+    """examples/opensips.cfg offers in branch_route[MANAGE_BRANCH]: the SDP of the branch sent changes."""
+    from tests.modules.rtpengine_support import HEAD
+
+    script = f"""route {{
+    if (is_method("BYE")) {{
+        rtpengine_delete();
+        exit;
+    }}
+    t_on_branch("MEDIA");
+    t_relay();
+}}
+branch_route[MEDIA] {{
+    if (has_body("application/sdp")) rtpengine_offer("{PLAIN}");
+}}
+"""
+    proxy = rtpengine_proxy(script, head=HEAD + 'loadmodule "tm.so"\n')
+    sent = proxy.send(sip_request("INVITE", call_id="br-1", body=phone_sdp(23990)))
+    to_callee = [s for s in sent if s.host == "192.0.2.20" and s.data.startswith(b"INVITE")]
+    forwarded = parse_message(to_callee[0].data)
+    relay_port(forwarded.body.decode())
+    assert forwarded.content_length == len(forwarded.body)
+    proxy.send(sip_request("BYE", call_id="br-1", to_tag="b7c3", cseq=2))

@@ -442,3 +442,27 @@ branch_route[MEDIA] {{
     relay_port(forwarded.body.decode())
     assert forwarded.content_length == len(forwarded.body)
     proxy.send(sip_request("BYE", call_id="br-1", to_tag="b7c3", cseq=2))
+
+
+def test_the_transport_can_be_our_relay_in_process_for_virtual_network_runs():
+    """No relay process, no ng socket: the module's transport is swapped for the relay's control plane."""
+    from opensips_py.media.control import MediaRelay, RelayConfig
+    from opensips_py.modules._rtpengine.transport import InProcessRelays
+
+    proxy = rtpengine_proxy(CALL_SCRIPT, socks="udp:127.0.0.1:22222 udp:127.0.0.1:22223")
+    relay = MediaRelay(RelayConfig(interfaces=["127.0.0.1"], port_min=23900, port_max=23949, delete_delay=0),
+                       clock=proxy.net.clock)
+    module = proxy.core.modules["rtpengine"]
+    module.transport = InProcessRelays({"udp:127.0.0.1:22222": relay})  # the other node does not answer
+    try:
+        for call_id in ("vn-1", "vn-2", "vn-3"):
+            sent = proxy.send(sip_request("INVITE", call_id=call_id, body=phone_sdp(23990)))
+            assert 23900 <= int(m_line(parse_message(sent[-1].data).body.decode())[1]) <= 23949
+        assert set(relay.calls) == {"vn-1", "vn-2", "vn-3"}
+        assert module.sets.get(0).nodes[1].disabled  # vn-2 hashed to it (67 is odd): no answer, fail-over
+        for call_id in ("vn-1", "vn-2", "vn-3"):
+            proxy.send(sip_request("BYE", call_id=call_id, to_tag="b7c3", cseq=2))
+        relay.tick()
+        assert relay.ports_in_use() == 0
+    finally:
+        relay.close()

@@ -159,3 +159,29 @@ class NgTransport:
         except OSError:
             return None
         return data or None
+
+
+class InProcessRelays:
+    """An `Exchange` backed by our relay's control plane (opensips_py.media.control.MediaRelay) objects in this
+    process, by node URL: the virtual network and replay drive the module with no relay process and no ng
+    socket. A node without a relay here does not answer (the module disables it, as it would a dead one).
+    Without an event loop the relays bind their media ports but move no packets."""
+
+    def __init__(self, relays: dict[str, object], source: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+        self.relays = relays
+        self.source = source
+        self._sequence = 0
+
+    def exchange(self, node: Node, payload: bytes) -> bytes | None:
+        relay = self.relays.get(node.url)
+        if relay is None:
+            return None
+        self._sequence += 1
+        cookie = f"{os.getpid()}_0_{self._sequence}".encode()
+        reply = relay.handle_datagram(cookie + b" " + payload, self.source)
+        if reply is None or not reply.startswith(cookie + b" "):
+            return None
+        return reply[len(cookie) + 1:]
+
+    def close(self) -> None:
+        """The relays belong to the caller (MediaRelay.close() releases their ports)."""

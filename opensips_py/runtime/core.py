@@ -46,6 +46,7 @@ from opensips_py.runtime.forward import (
 )
 from opensips_py.runtime.functions import ProxyCoreFunctions
 from opensips_py.runtime.log import L_ERR, L_INFO, Logger, RateLimit
+from opensips_py.runtime.mhomed import outgoing_socket
 from opensips_py.runtime.modules import UnimplementedCall, instantiate, unimplemented_calls
 from opensips_py.runtime.resolver import Resolver, ip_literal
 from opensips_py.runtime.sanity import check_request, check_response, header_index
@@ -132,6 +133,11 @@ class ProxyCore:
         self._connections: dict[tuple[str, str, int], int] = {}
         self._connection_keys: dict[int, list[tuple[str, str, int]]] = {}
         self._sockets_by_proto: dict[str, list[ListenSocket]] = {}
+        # mhomed=yes: pick the send socket per destination (runtime/mhomed.py), remembered per (proto, ip)
+        self._mhomed = any(isinstance(s, ast.GlobalParam) and s.name == "mhomed"
+                           and str(getattr(s.value, "value", getattr(s.value, "name", ""))).lower() in
+                           ("1", "yes", "true", "on") for s in config.statements)
+        self._mhomed_choice: dict[tuple[str, str], ListenSocket | None] = {}
         for sock in self.sockets:
             self._sockets_by_proto.setdefault(sock.proto, []).append(sock)
         self._myself_exact: set[tuple[str, int]] = set()
@@ -458,13 +464,22 @@ class ProxyCore:
 
     # ---------------------------------------------------------------------------------- sockets
     def send_socket(self, proto: str, ip: str, forced: ListenSocket | None = None) -> ListenSocket | None:
-        """The socket to send from: the forced one when it speaks `proto`, else the first socket of `proto`
-        in the destination's address family."""
+        """The socket to send from: the forced one when it speaks `proto`, else (with `mhomed=yes`) the one
+        the kernel would source from (runtime/mhomed.py), else the first socket of `proto` in the
+        destination's address family."""
         if forced is not None and forced.proto == proto:
             return forced
         candidates = self._sockets_by_proto.get(proto)
         if not candidates:
             return None
+        if self._mhomed and len(candidates) > 1:
+            key = (proto, ip)
+            if key not in self._mhomed_choice:
+                if len(self._mhomed_choice) > 4096:
+                    self._mhomed_choice.clear()
+                self._mhomed_choice[key] = outgoing_socket(candidates, ip)
+            if self._mhomed_choice[key] is not None:
+                return self._mhomed_choice[key]
         v6 = ":" in ip
         for sock in candidates:
             if (":" in sock.host) == v6:

@@ -281,3 +281,25 @@ def _last_ctx(p: Proxy):
     from opensips_py.modules.exports import RouteType
     from opensips_py.script.context import MsgContext
     return MsgContext(None, RouteType.REQUEST, p.core.process)
+
+
+# ------------------------------------------------------------------------------------------------ mhomed
+
+def test_with_mhomed_the_interface_towards_the_destination_is_used_and_double_record_routes_name_both():
+    """SIPssert record-route/03: two interfaces (osbr0/osbr1 as 127.0.52.x/127.10.52.x on loopback)."""
+    head = ('socket = udp:127.0.52.1:5060\nsocket = udp:127.10.52.1:5060\nmhomed = yes\n'
+            'loadmodule "proto_udp.so"\nloadmodule "sl.so"\nloadmodule "sipmsgops.so"\nloadmodule "rr.so"\n')
+    p = Proxy(relay("\trecord_route();", "udp:127.10.52.3:5080"), head=head)
+    out = only(p.send(request(), src=("127.0.52.101", 5040)))
+    assert (out.socket.host, out.host) == ("127.10.52.1", "127.10.52.3")
+    assert parsed(out).header_values("record-route") == [f"<sip:127.10.52.1;r2=on;lr;ftag={FTAG}>",
+                                                         f"<sip:127.0.52.1;r2=on;lr;ftag={FTAG}>"]
+    assert parsed(out).via1.host == "127.10.52.1"
+
+
+def test_without_mhomed_the_first_socket_sends_and_one_record_route_is_enough():
+    head = ('socket = udp:127.0.52.1:5060\nsocket = udp:127.10.52.1:5060\n'
+            'loadmodule "proto_udp.so"\nloadmodule "sl.so"\nloadmodule "sipmsgops.so"\nloadmodule "rr.so"\n')
+    p = Proxy(relay("\trecord_route();", "udp:127.10.52.3:5080"), head=head)
+    out = only(p.send(request(), src=("127.0.52.101", 5040)))
+    assert out.socket.host == "127.0.52.1" and len(parsed(out).header_values("record-route")) == 1

@@ -734,12 +734,12 @@ class Module(ModuleBase):
 
     def end_dialog_soon(self, dialog: Dialog, extra_headers: list[str] | None = None) -> None:
         """dlg_end_dlg() from outside a message (MI): OpenSIPS hands the job to a SIP worker (ipc_dispatch_rpc);
-        here it runs at the core's next timer turn, whose sends the host delivers (within the dialog tick)."""
-        if not hasattr(self.core, "add_timer"):
+        here the core runs it at once in a timer turn (core.call_soon), whose sends the host delivers."""
+        call_soon = getattr(self.core, "call_soon", None)
+        if call_soon is None:
             self.end_dialog(dialog, extra_headers)
             return
-        self.core.add_timer(self.now, lambda now: self.end_dialog(dialog, extra_headers))
-        self._ensure_ticking()
+        call_soon(lambda now: self.end_dialog(dialog, extra_headers))
 
     def _leg_request(self, dialog: Dialog, dst: int, src: int, method: str, cseq: int, headers: list[str],
                      body: bytes = b"", content_type: str | None = None):

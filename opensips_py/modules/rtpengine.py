@@ -150,7 +150,7 @@ FAILOVER_ERRORS = ("Parallel session limit reached", "Ran out of ports", "CPU us
 DB_TABLE_VERSION = 1
 # MI's "disabled for ever" as OpenSIPS prints it: (unsigned int)-1 ticks
 FOREVER_TICKS = 4294967295
-# $rtpstat names: (statistic key in SSRC reports, how it is folded)
+# $rtpstat(NAME): the quantity's key in rtpengine's SSRC reports, and the report each kind reads
 _STAT_KEYS = {"mos": "MOS", "jitter": "jitter", "roundtrip": "round-trip time", "packetloss": "packet loss"}
 _STAT_KINDS = {"average": "average MOS", "min": "lowest MOS", "min-at": "lowest MOS", "max": "highest MOS",
                "max-at": "highest MOS"}
@@ -158,7 +158,7 @@ _STAT_KINDS = {"average": "average MOS", "min": "lowest MOS", "min-at": "lowest 
 _STATE = "rtpengine"
 # methods rtpengine_manage acts on (the CSeq method)
 _MANAGED = frozenset(("INVITE", "ACK", "CANCEL", "BYE", "UPDATE", "PRACK"))
-# message stats cache markers
+# a query that failed, cached for the rest of the message as OpenSIPS does
 _FAILED = object()
 
 

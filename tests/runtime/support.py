@@ -62,7 +62,8 @@ def request(method: str = "INVITE", ruri: str = "sip:bob@192.0.2.20", *, via: st
               "Contact: <sip:alice@192.0.2.10>"]
     if extra:
         lines += extra.strip("\n").split("\n")
-    lines.append(f"Content-Length: {len(body.encode())}")
+    wire_body = body.replace("\r\n", "\n").replace("\n", "\r\n")  # sip() turns the body's line ends to CRLF too
+    lines.append(f"Content-Length: {len(wire_body.encode())}")
     return sip("\n".join(lines) + "\n\n" + body)
 
 

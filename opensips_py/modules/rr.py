@@ -245,12 +245,16 @@ class Module(ModuleBase):
 
     exports = EXPORTS
 
+    def __init__(self, core, params) -> None:
+        super().__init__(core, params)
+        # callbacks may be registered before our init() runs (dialog loaded before rr)
+        self._callbacks: list[tuple[int, RRCallback]] = []
+
     def init(self) -> None:
         self.append_fromtag = bool(self.int_param("append_fromtag"))
         self.enable_double_rr = bool(self.int_param("enable_double_rr"))
         self.add_username = bool(self.int_param("add_username"))
         self.socket_mismatch_warning = bool(self.int_param("enable_socket_mismatch_warning"))
-        self._callbacks: list[tuple[int, RRCallback]] = []
         if not self.append_fromtag and self._script_calls("is_direction"):
             # rr_mod.c direction_fixup: E_CFG
             raise ModuleInitError('rr: usage of "is_direction" requires parameter "append_fromtag" enabled')

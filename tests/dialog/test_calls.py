@@ -1,0 +1,246 @@
+"""Whole calls through a record-routing stateful proxy on the virtual network, dialog following them with tm:
+states 1-5 and the statistics, the legs filled from the replies, sequential requests matched from
+loose_route(), the lifetime with and without bye-on-timeout, MI dlg_end_dlg, pings (with the CSeq shift of
+relayed requests that OpenSIPS does) and the dlg_on_* routes."""
+from __future__ import annotations
+
+import pytest
+
+from opensips_py.mi.host import registry_of
+from opensips_py.modules.dialog.model import CONFIRMED, CONFIRMED_NA, DELETED, EARLY, UNCONFIRMED
+from opensips_py.sip import parse_message
+from tests.dialog.support import CALLEE, CALLER, Call, methods, proxy, statuses
+
+
+def cseq_lines(sends, to) -> list[str]:
+    return [parse_message(s.data).header("cseq") for s in sends if (s.host, s.port) == to]
+
+
+# ------------------------------------------------------------------------------------------------ states
+
+def test_a_call_walks_the_states_and_the_statistics_follow():
+    call = Call(proxy(), answer=0)
+    call.invite()
+    dialog, stats = call.dialog, call.module.stats
+    assert dialog.state == EARLY and stats()["early_dialogs"] == 1 and stats()["processed_dialogs"] == 1
+    call.answer_now(200)
+    assert dialog.state == CONFIRMED_NA and stats()["early_dialogs"] == 0 and stats()["active_dialogs"] == 1
+    call.in_dialog("ACK", cseq=1)
+    assert dialog.state == CONFIRMED
+    sent = call.in_dialog("BYE")
+    assert statuses(sent, CALLER) == [200] and methods(sent, CALLEE) == ["BYE"]
+    assert dialog.state == DELETED and dialog.end_reason == "Downstream BYE"
+    assert stats()["active_dialogs"] == 0 and len(call.module.table) == 0
+
+
+def test_an_unanswered_invite_stays_unconfirmed_until_its_reply():
+    call = Call(proxy(), ring=False, answer=0)
+    call.invite()
+    assert call.dialog.state == UNCONFIRMED
+
+
+def test_a_negative_final_reply_fails_the_dialog():
+    call = Call(proxy(), answer=486)
+    sent = call.invite()
+    assert 486 in statuses(sent, CALLER)
+    stats = call.module.stats()
+    assert (stats["failed_dialogs"], stats["early_dialogs"], stats["active_dialogs"]) == (1, 0, 0)
+    assert call.dialog is None
+
+
+def test_the_legs_are_filled_from_the_invite_and_the_2xx():
+    call = Call(proxy())
+    call.establish()
+    caller, callee = call.dialog.legs
+    assert (caller.tag, caller.contact, caller.r_cseq, caller.inv_cseq) == ("a-tag", call.caller.contact, "0", "1")
+    assert (callee.tag, callee.contact, callee.r_cseq, callee.route_set) == ("b-tag", call.callee.contact, "1", "")
+    assert caller.socket == callee.socket == call.proxy.core.sockets[0]
+
+
+def test_a_bye_from_the_callee_is_upstream():
+    call = Call(proxy())
+    call.establish()
+    call.in_dialog("BYE", from_caller=False)
+    assert call.module.stats()["active_dialogs"] == 0 and call.module.table.by_callid(call.call_id) == []
+
+
+def test_sequential_requests_update_the_cseq_towards_their_leg_and_dlg_pvs_see_the_dialog():
+    p = proxy(in_dialog='\txlog("$rm st=$DLG_status dir=$DLG_dir did=$DLG_did\\n");')
+    call = Call(p)
+    call.establish()
+    call.in_dialog("INVITE")
+    call.in_dialog("ACK", cseq=2)
+    call.in_dialog("INFO", from_caller=False)
+    logs = [line for line in p.script_logs() if line.startswith(("INVITE", "ACK", "INFO"))]
+    did = call.dialog.did
+    assert logs == [f"ACK st=4 dir=downstream did={did}", f"INVITE st=4 dir=downstream did={did}",
+                    f"ACK st=4 dir=downstream did={did}", f"INFO st=4 dir=upstream did={did}"]
+    assert call.dialog.legs[1].r_cseq == "2" and call.dialog.legs[0].r_cseq == "1"
+
+
+def test_without_the_did_parameter_the_fallback_matches_by_call_id_and_tags():
+    # record_route() before create_dialog(): the did cannot ride in the Record-Route any more
+    p = proxy('\tcreate_dialog();', params='modparam("dialog", "rr_param", "dlg")\n')
+    call = Call(p)
+    call.establish()
+    call.in_dialog("BYE", routes=[r.replace(";dlg=", ";other=") for r in call.caller.route_set])
+    assert call.module.stats()["active_dialogs"] == 0
+
+
+def test_did_only_mode_does_not_match_without_the_did():
+    p = proxy(params='modparam("dialog", "dlg_match_mode", 0)\n',
+              in_dialog='\tif ($DLG_status == NULL) xlog("no dialog\\n");')
+    call = Call(p)
+    call.establish()
+    call.in_dialog("INFO", routes=[r.replace(";did=", ";xx=") for r in call.caller.route_set])
+    assert "no dialog" in p.script_logs()
+
+
+def test_match_dialog_finds_a_request_that_has_no_route_for_us():
+    p = proxy(in_dialog='\t$var(x) = 0;')
+    call = Call(p)
+    call.establish()
+    sent = call.in_dialog("BYE", routes=[])
+    assert methods(sent, CALLEE) == ["BYE"] and call.module.stats()["active_dialogs"] == 0
+
+
+# ------------------------------------------------------------------------------------------------ lifetime
+
+def test_without_bye_on_timeout_the_dialog_just_ends_when_its_lifetime_is_over():
+    call = Call(proxy('\t$DLG_timeout = 3;\n\tcreate_dialog();'))
+    call.establish()
+    sent = call.proxy.net.advance(4)
+    assert sent == [] and call.module.stats()["expired_dialogs"] == 1 and len(call.module.table) == 0
+
+
+@pytest.mark.parametrize("flags", ['"B"', '"bye-on-timeout"'])
+def test_with_bye_on_timeout_a_bye_goes_to_each_leg_and_the_dialog_ends_on_the_first_answer(flags):
+    call = Call(proxy(f'\t$DLG_timeout = 3;\n\tcreate_dialog({flags});'))
+    call.establish()
+    assert call.proxy.net.advance(2) == []
+    sent = call.proxy.net.advance(1.5)
+    bye_to_caller = parse_message(next(s.data for s in sent if (s.host, s.port) == CALLER))
+    bye_to_callee = parse_message(next(s.data for s in sent if (s.host, s.port) == CALLEE))
+    assert (bye_to_caller.ruri_text, bye_to_caller.header("cseq")) == (call.caller.contact, "1 BYE")
+    assert (bye_to_caller.from_.tag, bye_to_caller.to.tag) == ("b-tag", "a-tag")
+    assert (bye_to_callee.ruri_text, bye_to_callee.header("cseq")) == (call.callee.contact, "2 BYE")
+    assert (bye_to_callee.from_.tag, bye_to_callee.to.tag) == ("a-tag", "b-tag")
+    stats = call.module.stats()
+    assert (stats["expired_dialogs"], stats["active_dialogs"]) == (1, 0)
+
+
+def test_the_lifetime_counts_whole_timer_ticks_from_the_2xx():
+    """dlg_timer.c: a 1 s tick; the timeout is the current tick + lifetime, so a 2xx late in a tick expires
+    up to a second early (SIPssert's dialog/04.expire checks at 6 s for a 5 s lifetime relying on it)."""
+    call = Call(proxy('\t$DLG_timeout = 5;\n\tcreate_dialog("B");'))
+    call.proxy.net.advance(0.7)  # the 2xx arrives 0.7 s into tick 0
+    call.establish()
+    call.proxy.net.advance(4.2)
+    assert call.module.stats()["expired_dialogs"] == 0
+    call.proxy.net.advance(0.2)  # tick 5: 4.3 s after the 2xx
+    assert call.module.stats()["expired_dialogs"] == 1
+
+
+def test_dlg_timeout_set_in_a_sequential_request_restarts_the_lifetime():
+    p = proxy('\t$DLG_timeout = 3;\n\tcreate_dialog();', in_dialog='\tif (is_method("INFO")) $DLG_timeout = 10;')
+    call = Call(p)
+    call.establish()
+    p.net.advance(2)
+    call.in_dialog("INFO")
+    p.net.advance(5)
+    assert call.dialog is not None and call.dialog.state == CONFIRMED
+    p.net.advance(6)
+    assert call.dialog is None
+
+
+def test_dlg_on_timeout_runs_first_and_may_extend_the_dialog():
+    p = proxy('\t$DLG_timeout = 2;\n\tcreate_dialog("B");\n\tdlg_on_timeout("extend");',
+              extra_routes='route[extend] {\n\txlog("timeout $DLG_did\\n");\n'
+                           '\tif ($dlg_val(n) == NULL) { $dlg_val(n) = "1"; $DLG_timeout = 3; }\n}\n')
+    call = Call(p)
+    call.establish()
+    p.net.advance(2.5)
+    assert call.dialog.state == CONFIRMED and p.script_logs().count(f"timeout {call.dialog.did}") == 1
+    sent = p.net.advance(3)
+    assert methods(sent, CALLER) == ["BYE"] and methods(sent, CALLEE) == ["BYE"]
+
+
+def test_dlg_on_answer_and_dlg_on_hangup_routes_run_with_the_dialog():
+    p = proxy('\tcreate_dialog();\n\tdlg_on_answer("answered");\n\tdlg_on_hangup("hungup");',
+              extra_routes='route[answered] {\n\txlog("answered st=$DLG_status\\n");\n}\n'
+                           'route[hungup] {\n\txlog("hungup st=$DLG_status reason=$DLG_end_reason\\n");\n}\n')
+    call = Call(p)
+    call.establish()
+    call.in_dialog("BYE", from_caller=False)
+    assert [line for line in p.script_logs() if line.startswith(("answered", "hungup"))] == \
+        ["answered st=3", "hungup st=5 reason=<null>"]  # the route runs before the end reason is set
+
+
+# ------------------------------------------------------------------------------------------------ MI end
+
+def test_mi_dlg_end_dlg_sends_bye_both_ways_and_the_dialog_ends():
+    call = Call(proxy())
+    call.establish()
+    registry = registry_of(call.proxy.core)
+    assert registry.execute("dlg_end_dlg", {"dialog_id": call.dialog.did, "extra_hdrs": "X-Reason: admin\r\n"}) \
+        == "OK"
+    sent = call.proxy.net.advance(0)  # sent at the core's next timer turn, as OpenSIPS hands it to a worker
+    byes = [parse_message(s.data) for s in sent if s.data.startswith(b"BYE")]
+    assert len(byes) == 2 and all(b.header("x-reason") == "admin" for b in byes)
+    assert call.module.stats()["active_dialogs"] == 0
+    assert registry.execute("dlg_list") == {"Dialogs": []}
+
+
+def test_dlg_extra_hdrs_go_in_the_byes_of_the_timeout():
+    call = Call(proxy('\t$DLG_timeout = 1;\n\tcreate_dialog("B");',
+                      params='modparam("dialog", "dlg_extra_hdrs", "Reason: SIP;text=\\"timeout\\"\\r\\n")\n'))
+    call.establish()
+    sent = call.proxy.net.advance(2)
+    assert [parse_message(s.data).header("reason") for s in sent if s.data.startswith(b"BYE")] == \
+        ['SIP;text="timeout"'] * 2
+
+
+# ------------------------------------------------------------------------------------------------ pings
+
+def test_options_pings_go_to_both_legs_and_later_requests_are_shifted_above_them():
+    call = Call(proxy('\tcreate_dialog("options-ping-caller,options-ping-callee");',
+                      params='modparam("dialog", "options_ping_interval", 5)\n'))
+    call.establish()
+    sent = call.proxy.net.advance(5.5)
+    assert cseq_lines(sent, CALLER) == ["1 OPTIONS"] and cseq_lines(sent, CALLEE) == ["2 OPTIONS"]
+    sent = call.in_dialog("BYE")  # the caller's CSeq 2 goes out as 3, and its 200 comes back as 2
+    assert cseq_lines(sent, CALLEE) == ["3 BYE"] and cseq_lines(sent, CALLER) == ["2 BYE"]
+
+
+def test_a_481_to_a_ping_ends_the_dialog_with_byes():
+    call = Call(proxy('\tcreate_dialog("Pp");', params='modparam("dialog", "options_ping_interval", 2)\n'))
+    call.establish()
+    call.callee.answers["OPTIONS"] = 481
+    call.proxy.net.advance(2.5)
+    sent = call.proxy.net.advance(1)
+    assert methods(sent, CALLER) == ["BYE"] and methods(sent, CALLEE) == ["BYE"]
+    assert call.module.stats()["active_dialogs"] == 0
+
+
+def test_reinvite_pings_carry_the_other_side_contact_and_are_acked():
+    call = Call(proxy('\tcreate_dialog("reinvite-ping-caller,reinvite-ping-callee");',
+                      params='modparam("dialog", "reinvite_ping_interval", 3)\n'))
+    call.establish()
+    sent = call.proxy.net.advance(3.5)
+    to_caller = [parse_message(s.data) for s in sent if (s.host, s.port) == CALLER]
+    assert [(m.method, m.header("cseq"), m.header("contact")) for m in to_caller] == \
+        [("INVITE", "1 INVITE", f"<{call.callee.contact}>"), ("ACK", "1 ACK", None)]
+    assert cseq_lines(sent, CALLEE) == ["2 INVITE", "2 ACK"]
+
+
+# ------------------------------------------------------------------------------------------------ profiles
+
+def test_a_dialog_leaves_its_profiles_when_it_ends():
+    p = proxy('\tcreate_dialog();\n\tset_dlg_profile("caller", "alice");',
+              params='modparam("dialog", "profiles_with_value", "caller")\n')
+    call = Call(p)
+    call.establish()
+    profile = call.module.profiles.get("caller")
+    assert profile.size("alice") == 1
+    call.in_dialog("BYE")
+    assert profile.size("alice") == 0

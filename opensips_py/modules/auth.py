@@ -190,7 +190,7 @@ class Module(ModuleBase):
             raise ModuleInitError("auth: can't load signaling functions (loadmodule \"signaling.so\")")
         secret = self.param("secret")
         try:
-            self.noncer = nonces.Noncer(secret.encode("utf-8", "surrogateescape") if secret else None)
+            self.noncer = nonces.Noncer(str(secret).encode("utf-8", "surrogateescape") if secret else None)
         except ValueError as exc:
             raise ModuleInitError(f"auth: {exc}") from exc
         self.nonce_expire = self.int_param("nonce_expire")

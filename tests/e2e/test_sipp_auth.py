@@ -1,6 +1,6 @@
 """Digest registration through the proxy as users run it (`opensips-py -f cfg`), with real SIPp on loopback:
 REGISTER → 401 (www_challenge) → REGISTER with credentials (SIPp's [authentication], qop=auth) → 200 after
-www_authorize() against a SQLite subscriber table. Ports 43000–43999 (the auth tests' range)."""
+www_authorize() against a SQLite subscriber table and save("location"). Ports 43000–43999 (the auth tests' range)."""
 from __future__ import annotations
 
 import socket
@@ -24,6 +24,8 @@ loadmodule "sipmsgops.so"
 loadmodule "db_sqlite.so"
 loadmodule "auth.so"
 loadmodule "auth_db.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
 modparam("auth_db", "db_url", "sqlite://{db}")
 modparam("auth_db", "use_domain", 1)
 
@@ -41,7 +43,8 @@ route {{
         send_reply(403, "Forbidden auth ID");
         exit;
     }}
-    send_reply(200, "OK");
+    if (!save("location"))
+        sl_reply_error();
 }}
 """
 

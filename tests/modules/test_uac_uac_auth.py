@@ -209,3 +209,20 @@ def test_challenge_after_t_newtran_is_a_stateful_reply_replayed_on_retransmissio
     assert again[0].header("Proxy-Authenticate") == first[1].header("Proxy-Authenticate")
     answer = [parsed(s) for s in p.send(phone.request(phone.credentials(challenge_of(first[1]))))]
     assert [r.status for r in answer] == [100, 603]
+
+
+def test_uac_inc_cseq_shifts_the_request_and_restores_the_replies():
+    config = UAC_CONFIG.replace("record_route();", "t_newtran(); uac_inc_cseq(5); xlog(\"inc=$rc\\n\");")
+    p = Proxy(config)
+    uas = ChallengingUAS()
+    p.net.attach(*UAS, uas)
+    replies = to_uac(p.send(request("OPTIONS", "sip:alice@192.0.2.20", cseq=10)))
+    assert [(r.status, r.cseq.number) for r in replies] == [(200, 10)]
+    assert [m.cseq.number for m in uas.seen] == [15]
+    assert "inc=1" in p.script_logs()
+
+
+def test_uac_inc_cseq_without_a_transaction_is_minus1():
+    p = Proxy(UAC_CONFIG.replace("record_route();", "uac_inc_cseq(1); xlog(\"inc=$rc\\n\"); exit;"))
+    p.send(request("OPTIONS", "sip:alice@192.0.2.20"))
+    assert "inc=-1" in p.script_logs()

@@ -43,3 +43,20 @@ EXPORTS = ModuleExports(
         Dependency(("proto_hep",), when_param="trace_destination", doc="Tracing goes through proto_hep."),
     ),
 )
+
+
+from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
+
+
+class Module(ModuleBase):
+    """SIP over TLS is served by the live host (opensips_py/transport/); this checks the parameters it reads.
+
+    Honoured: tls_port (a `tls:` socket without a port), tls_crlf_pingpong, tls_handshake_timeout (the whole
+    handshake, at least 5 s: see docs/runtime.md). The others are accepted without effect."""
+
+    exports = EXPORTS
+
+    def init(self) -> None:
+        for name in ("tls_port", "tls_handshake_timeout"):
+            if self.int_param(name) <= 0:
+                raise ModuleInitError(f"proto_tls: {name} must be positive, not {self.param(name)}")

@@ -12,7 +12,9 @@ EXPORTS = ModuleExports(
         ModParam("wss_port", ParamType.INT, 443, doc="Port of a WSS listener declared without one."),
         ModParam("wss_max_msg_chunks", ParamType.INT, 4,
                  doc="Reads allowed to assemble one message before the connection is dropped."),
-        ModParam("wss_resource", ParamType.STR, "/", doc="HTTP path the upgrade request must ask for."),
+        ModParam("wss_resource", ParamType.STR, "/",
+                 doc="Path our upgrade request asks for on connections we open (accepted connections "
+                     "may ask for any path)."),
         ModParam("wss_send_timeout", ParamType.INT, 100, doc="Milliseconds a blocking send may take."),
         ModParam("require_origin", ParamType.INT, 1,
                  doc="Reject an upgrade request without an Origin header."),
@@ -37,3 +39,22 @@ EXPORTS = ModuleExports(
         Dependency(("proto_hep",), when_param="trace_destination", doc="Tracing goes through proto_hep."),
     ),
 )
+
+
+from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
+
+
+class Module(ModuleBase):
+    """SIP over secure WebSocket is served by the live host (opensips_py/transport/ws.py) with tls_mgm's
+    domains; this checks the parameters it reads: wss_port, wss_resource, require_origin,
+    wss_handshake_timeout, wss_tls_handshake_timeout. The others are accepted without effect."""
+
+    exports = EXPORTS
+
+    def init(self) -> None:
+        for name in ("wss_port", "wss_handshake_timeout", "wss_tls_handshake_timeout"):
+            if self.int_param(name) <= 0:
+                raise ModuleInitError(f"proto_wss: {name} must be positive, not {self.param(name)}")
+        if not str(self.param("wss_resource")).startswith("/"):
+            raise ModuleInitError(f'proto_wss: wss_resource must be a path starting with "/", not '
+                                  f'{self.param("wss_resource")!r}')

@@ -104,3 +104,125 @@ EXPORTS = ModuleExports(
         Dependency(("db_*",), when_param="db_url"),
     ),
 )
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+
+import os  # noqa: E402
+import ssl  # noqa: E402
+
+from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
+from opensips_py.transport.selfsigned import DEFAULT_NAME, CertificateError, generate_self_signed  # noqa: E402
+from opensips_py.transport.tls_domains import (  # noqa: E402
+    MATCH_ANY, DomainError, DomainTable, TLSDomain, address_key, build_context, parse_domains,
+)
+
+TLS_LIBRARIES = ("tls_openssl", "tls_wolfssl")
+SECURE_PROTOCOLS = ("tls", "wss")
+_WILDCARDS = ("0.0.0.0", "::")
+
+
+class Module(ModuleBase):
+    """The TLS domains, their ssl contexts, and the choice of one per connection (docs/runtime.md, "TLS,
+    WebSocket"). The live host asks `server_context(local ip, port)` when it accepts a TLS connection and
+    `client_context(peer ip, port)` when it opens one.
+
+    A server domain whose certificate and private key files are both missing gets a self-signed pair there
+    (a line in the log says so); one file without the other, or an unreadable one, refuses start-up."""
+
+    exports = EXPORTS
+
+    def init(self) -> None:
+        self.table = DomainTable([])
+        library = str(self.param("tls_library")).lower()
+        loaded = _loaded_modules(self.core)
+        if library == "none":
+            return
+        if library not in ("auto", "openssl", "wolfssl"):
+            raise ModuleInitError(f'tls_mgm: unknown tls_library "{library}" (auto, openssl, wolfssl, none)')
+        if library == "auto" and not any(name in loaded for name in TLS_LIBRARIES):
+            raise ModuleInitError('tls_mgm: no TLS library module loaded: add loadmodule "tls_openssl.so" '
+                                  '(or set tls_library to "none")')
+        if library == "auto" and all(name in loaded for name in TLS_LIBRARIES):
+            raise ModuleInitError("tls_mgm: both tls_openssl and tls_wolfssl are loaded: keep one, or name it "
+                                  "with tls_library")
+        if self.param("db_url"):
+            raise ModuleInitError("tls_mgm: domains from a database (db_url) are not loaded by opensips-py yet: "
+                                  "declare them with server_domain/client_domain")
+        cfg_dir = _config_dir(self.core)
+        try:
+            domains = parse_domains(self.params, os.path.join(cfg_dir, "tls", "cert.pem"),
+                                    os.path.join(cfg_dir, "tls", "ckey.pem"))
+            for domain in domains:
+                if domain.server:
+                    self._ensure_files(domain)
+                domain.context = build_context(domain)
+        except (DomainError, CertificateError) as exc:
+            raise ModuleInitError(str(exc)) from exc
+        self.table = DomainTable(domains, self._unknown_server_name)
+        for sock in self.core.sockets:
+            if sock.proto in SECURE_PROTOCOLS and not self._has_server_domain(sock):
+                self.core.logger.error(f"no TLS server domain matches {sock}: its connections will be refused "
+                                       '(declare one, e.g. server_domain "default" with match_ip_address '
+                                       '"[default]*")', "tls_mgm")
+
+    # ---------------------------------------------------------------------------------- for the live host
+    def server_context(self, ip: str, port: int) -> ssl.SSLContext | None:
+        """The context for a connection accepted on local address ip:port (None: refuse it)."""
+        return self.table.server_context(ip, port)
+
+    def client_context(self, ip: str, port: int) -> ssl.SSLContext | None:
+        """The context for a connection we open to ip:port (None: no client domain, do not connect)."""
+        domain = self.table.client_domain(ip, port)
+        return domain.context if domain is not None else None
+
+    # ---------------------------------------------------------------------------------- start-up
+    def _ensure_files(self, domain: TLSDomain) -> None:
+        cert, key = domain.certificate, domain.private_key
+        assert cert is not None and key is not None
+        has_cert, has_key = os.path.exists(cert), os.path.exists(key)
+        if has_cert and has_key:
+            return
+        if has_cert or has_key:
+            present, missing = (cert, key) if has_cert else (key, cert)
+            raise ModuleInitError(f"tls_mgm: server domain '{domain.name}': {present} exists but {missing} "
+                                  "does not; opensips-py generates a self-signed pair only when both are missing")
+        made = generate_self_signed(cert, key, self._certificate_name(domain))
+        self.core.logger.notice(f"server domain '{domain.name}': no certificate at {cert}, generated a self-signed "
+                                f"one for {made.name} (key {key}, valid until {made.not_after:%Y-%m-%d}); "
+                                "replace it with a real certificate for clients that verify", "tls_mgm")
+
+    def _certificate_name(self, domain: TLSDomain) -> str:
+        """The host of the first TLS/WSS socket the domain serves, or "opensips-py" for a wildcard one."""
+        for sock in self.core.sockets:
+            if sock.proto not in SECURE_PROTOCOLS:
+                continue
+            if MATCH_ANY in domain.match_addresses or address_key(sock.host, sock.port) in domain.match_addresses:
+                return DEFAULT_NAME if sock.host in _WILDCARDS else sock.host
+        return DEFAULT_NAME
+
+    def _has_server_domain(self, sock) -> bool:
+        if sock.host not in _WILDCARDS:
+            return self.table.server_domain(sock.host, sock.port) is not None
+        return any(d.server and (MATCH_ANY in d.match_addresses or
+                                 any(a.endswith(f":{sock.port}") for a in d.match_addresses))
+                   for d in self.table.domains)
+
+    def _unknown_server_name(self, ip: str, port: int, server_name: str | None) -> None:
+        self.core.logger.info(f"no TLS server domain on {ip}:{port} matches the client's server name "
+                              f"{server_name or '(none)'}: handshake refused", "tls_mgm")
+
+
+def _loaded_modules(core) -> list[str]:
+    from opensips_py.runtime.modules import loaded_modules
+    return loaded_modules(core.config)
+
+
+def _config_dir(core) -> str:
+    """OpenSIPS's CFG_DIR for default file names: the directory of the config file (the current directory
+    for a config given as text)."""
+    for stmt in core.config.statements:
+        path = getattr(getattr(stmt, "pos", None), "file", None)
+        if path and not path.startswith("<"):
+            return os.path.dirname(os.path.abspath(path))
+    return os.getcwd()

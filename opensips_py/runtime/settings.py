@@ -21,7 +21,12 @@ from opensips_py.script.context import ListenSocket
 
 DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "sctp": 5060, "tls": 5061, "ws": 80, "wss": 443}
 # Protocols the live host can serve today; the others are refused at start-up with a clear message.
-SERVED_PROTOCOLS = ("udp", "tcp")
+SERVED_PROTOCOLS = ("udp", "tcp", "tls", "ws", "wss")
+# The proto module parameter giving the port of a socket declared without one (proto_tls's tls_port…).
+PORT_PARAMS = {"udp": ("proto_udp", "udp_port"), "tcp": ("proto_tcp", "tcp_port"), "tls": ("proto_tls", "tls_port"),
+               "ws": ("proto_ws", "ws_port"), "wss": ("proto_wss", "wss_port")}
+# Sockets whose connections need tls_mgm's certificates.
+SECURE_PROTOCOLS = ("tls", "wss")
 
 _SOCKET_TEXT_RE = re.compile(r"^(?:(?P<proto>[a-z_]+):)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)"
                              r"(?::(?P<ports>[0-9,\-]+))?$")
@@ -109,9 +114,9 @@ def resolve_listen_host(host: str) -> tuple[str, str | None]:
     return infos[0][4][0], host
 
 
-def _expand_ports(ports: str | None, proto: str) -> list[int]:
+def _expand_ports(ports: str | None, proto: str, default_ports: dict[str, int] | None = None) -> list[int]:
     if not ports:
-        return [DEFAULT_PORTS.get(proto, 5060)]
+        return [(default_ports or DEFAULT_PORTS).get(proto, 5060)]
     out: list[int] = []
     for part in ports.split(","):
         low, _, high = part.partition("-")
@@ -135,8 +140,9 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
 
 
 def sockets_from_def(proto: str | None, host: str, ports: str | None,
-                     options: Iterable[tuple[str, str | None]] = ()) -> list[ListenSocket]:
-    """ListenSockets for one `socket=` definition (one per port)."""
+                     options: Iterable[tuple[str, str | None]] = (),
+                     default_ports: dict[str, int] | None = None) -> list[ListenSocket]:
+    """ListenSockets for one `socket=` definition (one per port; `default_ports` for a definition without)."""
     proto = (proto or "udp").lower()
     bind_host, _name = resolve_listen_host(host)
     advertised_host = advertised_port = None
@@ -149,15 +155,38 @@ def sockets_from_def(proto: str | None, host: str, ports: str | None,
     if bind_host == "0.0.0.0" and advertised_host is None:
         advertised_host = primary_address()
     return [ListenSocket(proto, bind_host, port, advertised_host, advertised_port, tag)
-            for port in _expand_ports(ports, proto)]
+            for port in _expand_ports(ports, proto, default_ports)]
 
 
-def sockets_from_text(text: str) -> list[ListenSocket]:
+def sockets_from_text(text: str, default_ports: dict[str, int] | None = None) -> list[ListenSocket]:
     """A `-l` option: `[proto:]host[:port]` (OpenSIPS's command-line socket syntax)."""
     match = _SOCKET_TEXT_RE.match(text.strip())
     if match is None:
         raise SettingsError(f"bad socket {text!r}: write [proto:]host[:port], e.g. udp:127.0.0.1:5060")
-    return sockets_from_def(match.group("proto"), match.group("host"), match.group("ports"))
+    return sockets_from_def(match.group("proto"), match.group("host"), match.group("ports"),
+                            default_ports=default_ports)
+
+
+def default_ports(config: ast.Config) -> dict[str, int]:
+    """The port of each protocol's sockets declared without one: OpenSIPS's default, or the proto module's
+    `<proto>_port` modparam (modparam's module name is a regex over the module names, as in modparam.c)."""
+    ports = dict(DEFAULT_PORTS)
+    for stmt in config.statements:
+        if not isinstance(stmt, ast.ModParam) or not isinstance(stmt.value, ast.Int):
+            continue
+        for proto, (module, param) in PORT_PARAMS.items():
+            if stmt.param.value != param:
+                continue
+            try:
+                if re.fullmatch(stmt.module.value, module, re.IGNORECASE):
+                    ports[proto] = stmt.value.value
+            except re.error:
+                continue
+    return ports
+
+
+def _loaded(config: ast.Config) -> set[str]:
+    return {stmt.module for stmt in config.statements if isinstance(stmt, ast.LoadModule)}
 
 
 def primary_address() -> str:
@@ -199,6 +228,7 @@ def _aliases(param: ast.GlobalParam) -> list[Alias]:
 def read_settings(config: ast.Config, extra_sockets: Iterable[str] = ()) -> CoreSettings:
     """Build the settings from the config's global parameters plus the command line's `-l` sockets."""
     settings = CoreSettings()
+    ports = default_ports(config)
     for stmt in config.statements:
         if not isinstance(stmt, ast.GlobalParam):
             continue
@@ -206,7 +236,7 @@ def read_settings(config: ast.Config, extra_sockets: Iterable[str] = ()) -> Core
         if name in ("socket", "listen") and isinstance(stmt.value, ast.SocketDef):
             sock = stmt.value
             try:
-                settings.sockets.extend(sockets_from_def(sock.proto, sock.host, sock.ports, sock.options))
+                settings.sockets.extend(sockets_from_def(sock.proto, sock.host, sock.ports, sock.options, ports))
             except (SettingsError, ValueError) as exc:
                 raise SettingsError(f"{stmt.pos.file}:{stmt.pos.line}: {exc}") from exc
         elif name == "alias":
@@ -238,14 +268,18 @@ def read_settings(config: ast.Config, extra_sockets: Iterable[str] = ()) -> Core
         elif name == "server_header":
             settings.server_header = str(_value(stmt))
     for text in extra_sockets:
-        settings.sockets.extend(sockets_from_text(text))
+        settings.sockets.extend(sockets_from_text(text, ports))
     if not settings.sockets:
         settings.sockets.extend(sockets_from_def("udp", "*", None))
         settings.notes.append("no socket defined: listening on udp:*:5060, as OpenSIPS does")
     unserved = sorted({s.proto for s in settings.sockets if s.proto not in SERVED_PROTOCOLS})
     if unserved:
         raise SettingsError("sockets of protocol " + ", ".join(unserved) + " are not served by opensips-py yet "
-                            "(udp and tcp are)")
+                            "(" + ", ".join(SERVED_PROTOCOLS) + " are)")
+    secure = [s for s in settings.sockets if s.proto in SECURE_PROTOCOLS]
+    if secure and "tls_mgm" not in _loaded(config):
+        raise SettingsError(f"socket {secure[0]} needs TLS certificates: load tls_mgm (loadmodule \"tls_mgm.so\" "
+                            "and \"tls_openssl.so\") and declare a server_domain")
     if settings.advertised_address or settings.advertised_port:
         settings.sockets = [ListenSocket(s.proto, s.host, s.port,
                                          s.advertised_host or settings.advertised_address,

@@ -2,8 +2,14 @@
 
 `LiveServer(core).run()` opens every socket of the config, runs the core's start-up, and serves until
 `shutdown()` (the CLI calls it on SIGTERM/SIGINT). Everything lives in one nursery owned by the server: the
-UDP receive loops, the TCP accept loops and connections, the timer task that drives `next_timer()`/
-`on_timer()`, the idle-connection sweeper and each module's `serve()`; shutdown cancels that one scope.
+UDP receive loops, the accept loops and connections of the stream sockets (tcp, tls, ws, wss), the timer task
+that drives `next_timer()`/`on_timer()`, the idle-connection sweeper and each module's `serve()`; shutdown
+cancels that one scope.
+
+Stream connections of every protocol share one table (transport/tcp.py): a TLS connection is a TCP one over
+trio.SSLStream (transport/tls.py, certificates from tls_mgm), a WS/WSS one carries one SIP message per
+WebSocket message (transport/ws.py). A connection being handshaken counts against tcp_max_connections
+already; a failed handshake closes that connection only.
 
 The core's time is the wall clock (`time.time()`), so script timestamps are real; trio's own clock is used
 only to sleep until the next timer.
@@ -12,15 +18,46 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import trio
 
+from opensips_py.modules import exports_of
 from opensips_py.runtime.core import ProxyCore
+from opensips_py.runtime.log import L_INFO, RateLimit
 from opensips_py.script.context import ListenSocket, ReceiveInfo, Send
 from opensips_py.sip import MAX_MESSAGE_SIZE
-from opensips_py.transport.tcp import ConnectionTable, TCPConnection, idle_deadline, open_listener, run_connection
+from opensips_py.transport.tcp import (
+    ConnectionTable, TCPConnection, idle_deadline, open_listener, run_connection,
+)
+from opensips_py.transport.tls import HandshakeFailed, handshake_deadline, tls_handshake
 from opensips_py.transport.udp import UDPEndpoint
+from opensips_py.transport.ws import (
+    ActivityStream, WebSocketOptions, accept_websocket, connect_websocket, run_websocket,
+)
+
+STREAM_PROTOCOLS = ("tcp", "tls", "ws", "wss")
+TLS_PROTOCOLS = ("tls", "wss")
+WEBSOCKET_PROTOCOLS = ("ws", "wss")
+
+
+def module_param(core: ProxyCore, module: str, name: str) -> Any:
+    """A module parameter as the live host reads it: the loaded module's setting, else the table's default."""
+    instance = core.modules.get(module)
+    if instance is not None:
+        return instance.param(name)
+    table = exports_of(module)
+    for spec in table.params if table is not None else ():
+        if spec.name == name:
+            return spec.default
+    raise KeyError(f"{module} has no parameter {name}")
+
+
+def _flag(value: Any) -> bool:
+    try:
+        return int(value) != 0
+    except (TypeError, ValueError):
+        return str(value).lower() in ("yes", "on", "true")
 
 
 class LiveServer:
@@ -32,8 +69,25 @@ class LiveServer:
         self.logger = core.logger
         settings = core.settings
         self.udp: dict[ListenSocket, UDPEndpoint] = {}
-        self.tcp_listeners: dict[ListenSocket, trio.SocketListener] = {}
+        self.stream_listeners: dict[ListenSocket, trio.SocketListener] = {}
         self.connections = ConnectionTable(settings.tcp_max_connections)
+        self.handshaking = 0  # accepted connections whose TLS/WebSocket handshake is under way
+        self.failed_handshakes = 0
+        self._handshake_log = RateLimit(self.logger)
+        self.tls_mgm = core.modules.get("tls_mgm")
+        self.tls_handshake_timeout = handshake_deadline(int(module_param(core, "proto_tls", "tls_handshake_timeout")))
+        self.tls_crlf_pingpong = _flag(module_param(core, "proto_tls", "tls_crlf_pingpong"))
+        self.wss_tls_handshake_timeout = handshake_deadline(
+            int(module_param(core, "proto_wss", "wss_tls_handshake_timeout")))
+        self.ws_options = {
+            "ws": WebSocketOptions(_flag(module_param(core, "proto_ws", "require_origin")),
+                                   str(module_param(core, "proto_ws", "ws_resource")),
+                                   handshake_deadline(int(module_param(core, "proto_ws", "ws_handshake_timeout")))),
+            "wss": WebSocketOptions(_flag(module_param(core, "proto_wss", "require_origin")),
+                                    str(module_param(core, "proto_wss", "wss_resource")),
+                                    handshake_deadline(int(module_param(core, "proto_wss",
+                                                                        "wss_handshake_timeout")))),
+        }
         self._nursery: trio.Nursery | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._timer_due = math.inf
@@ -43,14 +97,14 @@ class LiveServer:
     # ---------------------------------------------------------------------------------- life cycle
     async def open(self) -> None:
         """Bind every socket of the config (OSError when one cannot be bound; those opened are closed)."""
-        if self.udp or self.tcp_listeners:
+        if self.udp or self.stream_listeners:
             return
         try:
             for sock in self.core.sockets:
                 if sock.proto == "udp":
                     self.udp[sock] = UDPEndpoint(sock)
-                elif sock.proto == "tcp":
-                    self.tcp_listeners[sock] = await open_listener(sock, self.core.settings.tcp_socket_backlog)
+                elif sock.proto in STREAM_PROTOCOLS:
+                    self.stream_listeners[sock] = await open_listener(sock, self.core.settings.tcp_socket_backlog)
         except OSError:
             await self._close_sockets()
             raise
@@ -58,11 +112,11 @@ class LiveServer:
     async def _close_sockets(self) -> None:
         for endpoint in self.udp.values():
             endpoint.close()
-        for listener in self.tcp_listeners.values():
+        for listener in self.stream_listeners.values():
             with trio.CancelScope(shield=True):
                 await listener.aclose()
         self.udp.clear()
-        self.tcp_listeners.clear()
+        self.stream_listeners.clear()
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Open the sockets (unless open() did), start the core, serve until shutdown(); the sockets are
@@ -74,10 +128,10 @@ class LiveServer:
                 self._nursery = nursery
                 for endpoint in self.udp.values():
                     nursery.start_soon(endpoint.serve, self._on_datagram, self._kick_timer)
-                for sock, listener in self.tcp_listeners.items():
+                for sock, listener in self.stream_listeners.items():
                     nursery.start_soon(self._accept_loop, sock, listener)
                 nursery.start_soon(self._timer_loop)
-                if self.tcp_listeners:
+                if self.stream_listeners:
                     nursery.start_soon(self._sweep_idle)
                 for module in core.modules.values():
                     nursery.start_soon(module.serve)
@@ -121,7 +175,7 @@ class LiveServer:
                     endpoint = next(iter(self.udp.values()), None)
                 if endpoint is None or not endpoint.sendto(output.data, output.host, output.port):
                     self.dropped_sends += 1
-            elif output.proto == "tcp":
+            elif output.proto in STREAM_PROTOCOLS:
                 self._send_stream(output)
             else:
                 self.dropped_sends += 1
@@ -151,7 +205,15 @@ class LiveServer:
         self._nursery.start_soon(self._connect, output.socket, key)
 
     async def _connect(self, listen: ListenSocket | None, key: tuple[str, str, int]) -> None:
+        """Open a connection to a peer (TCP, then TLS and/or the WebSocket upgrade), send what waited for it,
+        then serve it like an accepted one."""
         proto, host, port = key
+        context = None
+        if proto in TLS_PROTOCOLS:  # no client domain, no connection (proto_tls's conn_init fails first)
+            context = self.tls_mgm.client_context(host, port) if self.tls_mgm is not None else None
+            if context is None:
+                self._connect_failed(key, "no TLS client domain matches it (tls_mgm client_domain)")
+                return
         timeout = self.core.settings.tcp_connect_timeout / 1000
         stream = None
         try:
@@ -159,44 +221,138 @@ class LiveServer:
                 local = listen.host if listen is not None and listen.host not in ("0.0.0.0", "::") else None
                 stream = await trio.open_tcp_stream(host, port, local_address=local)
         except OSError as exc:
-            self.logger.error(f"tcp connect to {host}:{port} failed: {exc}")
-        pending = self._connecting.pop(key, [])
+            self.logger.error(f"{proto} connect to {host}:{port} failed: {exc}")
         if stream is None:
+            pending = self._connecting.pop(key, [])
             self.dropped_sends += len(pending)
             if pending:
-                self.logger.error(f"tcp connect to {host}:{port}: no connection within "
+                self.logger.error(f"{proto} connect to {host}:{port}: no connection within "
                                   f"{self.core.settings.tcp_connect_timeout} ms, {len(pending)} message(s) dropped")
             return
         if listen is None:
             listen = next(s for s in self.core.sockets if s.proto == proto)
-        conn = self.connections.add(listen, (host, port), stream, self.clock())
-        for data in pending:
-            conn.queue(data)
+        try:
+            if context is not None:
+                stream = await tls_handshake(stream, context, server_side=False,
+                                             timeout=self.tls_handshake_timeout if proto == "tls"
+                                             else self.wss_tls_handshake_timeout)
+        except HandshakeFailed as exc:
+            self._connect_failed(key, str(exc))
+            return
+        if proto in WEBSOCKET_PROTOCOLS:
+            watched = ActivityStream(stream)
+            async with trio.open_nursery() as ws_nursery:  # holds the WebSocket library's reader task
+                try:
+                    ws = await connect_websocket(ws_nursery, watched, host, port, self.ws_options[proto])
+                except HandshakeFailed as exc:
+                    self._connect_failed(key, str(exc))
+                    ws_nursery.cancel_scope.cancel()
+                    return
+                conn = self._connected(listen, key, ws)
+                watched.on_receive = lambda: setattr(conn, "last_activity", self.clock())
+                await run_websocket(conn, ws, self._on_stream_message, self._closed, self.clock, self.logger)
+                ws_nursery.cancel_scope.cancel()
+            return
+        conn = self._connected(listen, key, stream)
         await run_connection(conn, self._on_stream_message, self._closed, self.clock, self.logger,
-                             MAX_MESSAGE_SIZE)
+                             MAX_MESSAGE_SIZE, crlf_pingpong=proto != "tls" or self.tls_crlf_pingpong)
+
+    def _connected(self, listen: ListenSocket, key: tuple[str, str, int], stream: Any) -> TCPConnection:
+        conn = self.connections.add(listen, (key[1], key[2]), stream, self.clock())
+        for data in self._connecting.pop(key, []):
+            conn.queue(data)
+        return conn
+
+    def _connect_failed(self, key: tuple[str, str, int], reason: str) -> None:
+        proto, host, port = key
+        pending = self._connecting.pop(key, [])
+        self.dropped_sends += len(pending)
+        self.logger.error(f"{proto} connection to {host}:{port} failed: {reason}; {len(pending)} message(s) dropped")
 
     async def _accept_loop(self, listen: ListenSocket, listener: trio.SocketListener) -> None:
         while True:
             try:
                 stream = await listener.accept()
             except OSError as exc:  # EMFILE and friends: log, breathe, go on
-                self.logger.error(f"tcp accept on {listen} failed: {exc}")
+                self.logger.error(f"{listen.proto} accept on {listen} failed: {exc}")
                 await trio.sleep(0.1)
                 continue
-            if self.connections.full:
+            if len(self.connections) + self.handshaking >= self.connections.max_connections:
                 self.logger.warning(f"tcp_max_connections ({self.connections.max_connections}) reached: "
                                     "refusing a connection")
                 await stream.aclose()
                 continue
             try:
                 peer = stream.socket.getpeername()
+                local = stream.socket.getsockname()
             except OSError:  # the peer is already gone
                 await stream.aclose()
                 continue
-            conn = self.connections.add(listen, (peer[0], peer[1]), stream, self.clock())
             assert self._nursery is not None
-            self._nursery.start_soon(run_connection, conn, self._on_stream_message, self._closed, self.clock,
-                                     self.logger, MAX_MESSAGE_SIZE)
+            if listen.proto == "tcp":
+                conn = self.connections.add(listen, (peer[0], peer[1]), stream, self.clock())
+                self._nursery.start_soon(run_connection, conn, self._on_stream_message, self._closed, self.clock,
+                                         self.logger, MAX_MESSAGE_SIZE)
+            else:
+                self.handshaking += 1
+                self._nursery.start_soon(self._accept_handshake, listen, stream, (peer[0], peer[1]),
+                                         (local[0], local[1]))
+
+    async def _accept_handshake(self, listen: ListenSocket, stream: trio.SocketStream, peer: tuple[str, int],
+                                local: tuple[str, int]) -> None:
+        """TLS and/or the WebSocket upgrade of an accepted connection, then serve it."""
+        counted = True
+
+        def done() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self.handshaking -= 1
+
+        try:
+            transport: Any = stream
+            try:
+                if listen.proto in TLS_PROTOCOLS:
+                    transport = await tls_handshake(stream, self._server_context(stream, local), server_side=True,
+                                                    timeout=self.tls_handshake_timeout if listen.proto == "tls"
+                                                    else self.wss_tls_handshake_timeout)
+            except HandshakeFailed as exc:
+                await trio.aclose_forcefully(stream)
+                self._refused(listen, peer, str(exc))
+                return
+            if listen.proto in WEBSOCKET_PROTOCOLS:
+                watched = ActivityStream(transport)
+                async with trio.open_nursery() as ws_nursery:  # holds the WebSocket library's reader task
+                    try:
+                        ws = await accept_websocket(ws_nursery, watched, self.ws_options[listen.proto])
+                    except HandshakeFailed as exc:
+                        self._refused(listen, peer, str(exc))
+                        ws_nursery.cancel_scope.cancel()
+                        return
+                    done()
+                    conn = self.connections.add(listen, peer, ws, self.clock())
+                    watched.on_receive = lambda: setattr(conn, "last_activity", self.clock())
+                    await run_websocket(conn, ws, self._on_stream_message, self._closed, self.clock, self.logger)
+                    ws_nursery.cancel_scope.cancel()
+                return
+            done()
+            conn = self.connections.add(listen, peer, transport, self.clock())
+            await run_connection(conn, self._on_stream_message, self._closed, self.clock, self.logger,
+                                 MAX_MESSAGE_SIZE, crlf_pingpong=self.tls_crlf_pingpong)
+        finally:
+            done()
+
+    def _server_context(self, stream: trio.SocketStream, local: tuple[str, int]):
+        """tls_mgm's context for the local address the client reached (a wildcard socket's real address)."""
+        context = self.tls_mgm.server_context(local[0], local[1]) if self.tls_mgm is not None else None
+        if context is None:
+            raise HandshakeFailed(f"no TLS server domain matches {local[0]}:{local[1]}")
+        return context
+
+    def _refused(self, listen: ListenSocket, peer: tuple[str, int], reason: str) -> None:
+        self.failed_handshakes += 1
+        self._handshake_log.log(self.clock(), L_INFO, f"{listen.proto} connection from {peer[0]}:{peer[1]} on "
+                                                      f"{listen} refused: {reason}")
 
     def _closed(self, conn: TCPConnection) -> None:
         self.connections.remove(conn)

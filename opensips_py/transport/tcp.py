@@ -6,6 +6,9 @@ the server's nursery: closing a connection is cancelling its scope. The table fi
 reply goes back on the connection its request came on) and by peer address (a request towards a peer that
 reached us over TCP reuses that connection; otherwise a new one is opened, within tcp_connect_timeout).
 tcp_max_connections bounds the table; tcp_connection_lifetime closes connections idle for that long.
+
+TLS connections are the same thing over a trio.SSLStream (transport/tls.py makes it); WebSocket connections
+(transport/ws.py) share the record, the table and the writer queue, with messages instead of a byte stream.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import itertools
 import math
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import trio
 
@@ -25,18 +28,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SEND_QUEUE = 4096  # messages waiting on one connection before new ones are dropped
 READ_SIZE = 65536
+CLOSE_TIMEOUT = 1.0  # seconds a graceful close (TLS close_notify, WebSocket close frame) may take
 
 OnMessage = Callable[[bytes, "TCPConnection"], None]
 
 
 @dataclass(eq=False)
 class TCPConnection:
-    """One TCP connection, accepted or opened by us."""
+    """One stream connection (TCP, TLS, WS or WSS: the protocol is its socket's), accepted or opened by us."""
 
     id: int
     listen: ListenSocket
     peer: tuple[str, int]
-    stream: trio.SocketStream | None = None
+    stream: Any = None  # a trio Stream (TCP, TLS) or a trio_websocket WebSocketConnection (WS, WSS)
     last_activity: float = 0.0
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     closed: bool = False
@@ -75,8 +79,7 @@ class ConnectionTable:
     def full(self) -> bool:
         return len(self.by_id) >= self.max_connections
 
-    def add(self, listen: ListenSocket, peer: tuple[str, int], stream: trio.SocketStream | None,
-            now: float) -> TCPConnection:
+    def add(self, listen: ListenSocket, peer: tuple[str, int], stream: Any, now: float) -> TCPConnection:
         conn = TCPConnection(next(self._ids), listen, peer, stream, now)
         self.by_id[conn.id] = conn
         self.by_peer[(listen.proto, peer[0], peer[1])] = conn
@@ -115,7 +118,8 @@ async def open_listener(listen: ListenSocket, backlog: int) -> trio.SocketListen
 
 
 async def run_connection(conn: TCPConnection, on_message: OnMessage, on_closed: Callable[[TCPConnection], None],
-                         clock: Callable[[], float], logger: "Logger", max_size: int) -> None:
+                         clock: Callable[[], float], logger: "Logger", max_size: int,
+                         crlf_pingpong: bool = True) -> None:
     """Read and write one connection until either side ends it; then close and report it."""
     stream = conn.stream
     assert stream is not None
@@ -135,31 +139,44 @@ async def run_connection(conn: TCPConnection, on_message: OnMessage, on_closed: 
                     try:
                         frames = framer.feed(data)
                     except SIPParseError as error:
-                        logger.error(f"tcp connection {conn.id} from {conn.peer[0]}:{conn.peer[1]}: "
+                        logger.error(f"{conn.listen.proto} connection {conn.id} from {conn.peer[0]}:{conn.peer[1]}: "
                                      f"framing lost ({error}), closing it")
                         break
                     for frame in frames:
                         if frame is KeepAlive.PING:
-                            conn.queue(CRLF_PONG)
+                            if crlf_pingpong:
+                                conn.queue(CRLF_PONG)
                         elif isinstance(frame, bytes):
                             on_message(frame, conn)
                 nursery.cancel_scope.cancel()
     finally:
         conn.closed = True
-        with trio.CancelScope(shield=True):
+        await close_stream(stream)
+        on_closed(conn)
+
+
+async def close_stream(stream: trio.abc.AsyncResource) -> None:
+    """Close gracefully within CLOSE_TIMEOUT (a TLS close_notify to a peer that reads nothing would wait
+    forever), then forcefully; never raises, and runs even inside a cancelled scope."""
+    with trio.CancelScope(shield=True):
+        with trio.move_on_after(CLOSE_TIMEOUT) as scope:
             try:
                 await stream.aclose()
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
-        on_closed(conn)
+        if scope.cancelled_caught:
+            try:
+                await trio.aclose_forcefully(stream)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
 
 
-async def _writer(conn: TCPConnection, stream: trio.SocketStream, logger: "Logger") -> None:
+async def _writer(conn: TCPConnection, stream: trio.abc.SendStream, logger: "Logger") -> None:
     async for data in conn._queue:  # noqa: SLF001 - the connection's own queue
         try:
             await stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            logger.info(f"tcp connection {conn.id}: send failed ({exc!r}), closing it")
+            logger.info(f"{conn.listen.proto} connection {conn.id}: send failed ({exc!r}), closing it")
             conn.close()
             return
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from typing import Any, Callable
 
 import trio
@@ -60,6 +61,14 @@ def _flag(value: Any) -> bool:
         return str(value).lower() in ("yes", "on", "true")
 
 
+def websocket_options(core: ProxyCore, module: str, prefix: str) -> WebSocketOptions:
+    """proto_ws's (prefix "ws") or proto_wss's (prefix "wss") parameters for the WebSocket layer."""
+    return WebSocketOptions(
+        require_origin=_flag(module_param(core, module, "require_origin")),
+        resource=str(module_param(core, module, f"{prefix}_resource")),
+        handshake_timeout=handshake_deadline(int(module_param(core, module, f"{prefix}_handshake_timeout"))))
+
+
 class LiveServer:
     """Serve one ProxyCore on real sockets."""
 
@@ -79,15 +88,8 @@ class LiveServer:
         self.tls_crlf_pingpong = _flag(module_param(core, "proto_tls", "tls_crlf_pingpong"))
         self.wss_tls_handshake_timeout = handshake_deadline(
             int(module_param(core, "proto_wss", "wss_tls_handshake_timeout")))
-        self.ws_options = {
-            "ws": WebSocketOptions(_flag(module_param(core, "proto_ws", "require_origin")),
-                                   str(module_param(core, "proto_ws", "ws_resource")),
-                                   handshake_deadline(int(module_param(core, "proto_ws", "ws_handshake_timeout")))),
-            "wss": WebSocketOptions(_flag(module_param(core, "proto_wss", "require_origin")),
-                                    str(module_param(core, "proto_wss", "wss_resource")),
-                                    handshake_deadline(int(module_param(core, "proto_wss",
-                                                                        "wss_handshake_timeout")))),
-        }
+        self.ws_options = {"ws": websocket_options(core, "proto_ws", "ws"),
+                           "wss": websocket_options(core, "proto_wss", "wss")}
         self._nursery: trio.Nursery | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._timer_due = math.inf
@@ -181,6 +183,11 @@ class LiveServer:
                 self.dropped_sends += 1
                 self.logger.error(f"cannot send over {output.proto}: not served")
 
+    @property
+    def _at_capacity(self) -> bool:
+        """tcp_max_connections reached, counting the accepted connections still in their handshake."""
+        return len(self.connections) + self.handshaking >= self.connections.max_connections
+
     def _send_stream(self, output: Send) -> None:
         conn = self.connections.find(output.connection_id, output.proto, output.host, output.port)
         if conn is not None:
@@ -193,7 +200,7 @@ class LiveServer:
         if pending is not None:  # a connect is already under way: send once it is up
             pending.append(output.data)
             return
-        if self.connections.full:
+        if self._at_capacity:
             self.dropped_sends += 1
             self.logger.error(f"tcp_max_connections ({self.connections.max_connections}) reached: not "
                               f"connecting to {output.host}:{output.port}")
@@ -202,11 +209,20 @@ class LiveServer:
             self.dropped_sends += 1
             return
         self._connecting[key] = [output.data]
-        self._nursery.start_soon(self._connect, output.socket, key)
+        self._nursery.start_soon(self._guarded, f"the {key[0]} connection to {key[1]}:{key[2]}", self._connect,
+                                 output.socket, key)
 
     async def _connect(self, listen: ListenSocket | None, key: tuple[str, str, int]) -> None:
         """Open a connection to a peer (TCP, then TLS and/or the WebSocket upgrade), send what waited for it,
-        then serve it like an accepted one."""
+        then serve it like an accepted one. However it ends, nothing stays queued for it."""
+        waiting = self._connecting.get(key)
+        try:
+            await self._open_connection(listen, key)
+        finally:
+            if waiting is not None and self._connecting.get(key) is waiting:  # ours, not a newer connect's
+                self.dropped_sends += len(self._connecting.pop(key))
+
+    async def _open_connection(self, listen: ListenSocket | None, key: tuple[str, str, int]) -> None:
         proto, host, port = key
         context = None
         if proto in TLS_PROTOCOLS:  # no client domain, no connection (proto_tls's conn_init fails first)
@@ -240,22 +256,40 @@ class LiveServer:
             self._connect_failed(key, str(exc))
             return
         if proto in WEBSOCKET_PROTOCOLS:
-            watched = ActivityStream(stream)
-            async with trio.open_nursery() as ws_nursery:  # holds the WebSocket library's reader task
-                try:
-                    ws = await connect_websocket(ws_nursery, watched, host, port, self.ws_options[proto])
-                except HandshakeFailed as exc:
-                    self._connect_failed(key, str(exc))
-                    ws_nursery.cancel_scope.cancel()
-                    return
-                conn = self._connected(listen, key, ws)
-                watched.on_receive = lambda: setattr(conn, "last_activity", self.clock())
-                await run_websocket(conn, ws, self._on_stream_message, self._closed, self.clock, self.logger)
-                ws_nursery.cancel_scope.cancel()
+            options = self.ws_options[proto]
+            await self._websocket(stream, lambda nursery, watched: connect_websocket(nursery, watched, host, port,
+                                                                                       options),
+                                  lambda ws: self._connected(listen, key, ws),
+                                  lambda reason: self._connect_failed(key, reason))
             return
         conn = self._connected(listen, key, stream)
         await run_connection(conn, self._on_stream_message, self._closed, self.clock, self.logger,
                              MAX_MESSAGE_SIZE, crlf_pingpong=proto != "tls" or self.tls_crlf_pingpong)
+
+    async def _websocket(self, stream: trio.abc.Stream, upgrade: Callable, established: Callable,
+                         refused: Callable[[str], None]) -> None:
+        """The WebSocket upgrade of a (TCP or TLS) stream, `upgrade(nursery, watched stream)`, then its messages
+        until it closes. The library's reader task lives in a nursery of this connection's own."""
+        watched = ActivityStream(stream)
+        async with trio.open_nursery() as ws_nursery:
+            try:
+                ws = await upgrade(ws_nursery, watched)
+            except HandshakeFailed as exc:
+                refused(str(exc))
+                ws_nursery.cancel_scope.cancel()
+                return
+            conn = established(ws)
+            watched.on_receive = lambda: setattr(conn, "last_activity", self.clock())  # pings keep it alive
+            await run_websocket(conn, ws, self._on_stream_message, self._closed, self.clock, self.logger)
+            ws_nursery.cancel_scope.cancel()
+
+    async def _guarded(self, what: str, task: Callable, *args: Any) -> None:
+        """Run one connection's task; a bug of ours there is logged and ends that connection only."""
+        try:
+            await task(*args)
+        except Exception as exc:  # noqa: BLE001 - never let one connection stop the server
+            text = "".join(traceback.format_exception(exc)).rstrip()
+            self.logger.error(f"internal error on {what} (connection dropped, server continues): {text}")
 
     def _connected(self, listen: ListenSocket, key: tuple[str, str, int], stream: Any) -> TCPConnection:
         conn = self.connections.add(listen, (key[1], key[2]), stream, self.clock())
@@ -277,7 +311,7 @@ class LiveServer:
                 self.logger.error(f"{listen.proto} accept on {listen} failed: {exc}")
                 await trio.sleep(0.1)
                 continue
-            if len(self.connections) + self.handshaking >= self.connections.max_connections:
+            if self._at_capacity:
                 self.logger.warning(f"tcp_max_connections ({self.connections.max_connections}) reached: "
                                     "refusing a connection")
                 await stream.aclose()
@@ -295,7 +329,8 @@ class LiveServer:
                                          self.logger, MAX_MESSAGE_SIZE)
             else:
                 self.handshaking += 1
-                self._nursery.start_soon(self._accept_handshake, listen, stream, (peer[0], peer[1]),
+                self._nursery.start_soon(self._guarded, f"a {listen.proto} connection from {peer[0]}:{peer[1]}",
+                                         self._accept_handshake, listen, stream, (peer[0], peer[1]),
                                          (local[0], local[1]))
 
     async def _accept_handshake(self, listen: ListenSocket, stream: trio.SocketStream, peer: tuple[str, int],
@@ -321,19 +356,14 @@ class LiveServer:
                 self._refused(listen, peer, str(exc))
                 return
             if listen.proto in WEBSOCKET_PROTOCOLS:
-                watched = ActivityStream(transport)
-                async with trio.open_nursery() as ws_nursery:  # holds the WebSocket library's reader task
-                    try:
-                        ws = await accept_websocket(ws_nursery, watched, self.ws_options[listen.proto])
-                    except HandshakeFailed as exc:
-                        self._refused(listen, peer, str(exc))
-                        ws_nursery.cancel_scope.cancel()
-                        return
+                options = self.ws_options[listen.proto]
+
+                def accepted(ws) -> TCPConnection:
                     done()
-                    conn = self.connections.add(listen, peer, ws, self.clock())
-                    watched.on_receive = lambda: setattr(conn, "last_activity", self.clock())
-                    await run_websocket(conn, ws, self._on_stream_message, self._closed, self.clock, self.logger)
-                    ws_nursery.cancel_scope.cancel()
+                    return self.connections.add(listen, peer, ws, self.clock())
+
+                await self._websocket(transport, lambda nursery, watched: accept_websocket(nursery, watched, options),
+                                      accepted, lambda reason: self._refused(listen, peer, reason))
                 return
             done()
             conn = self.connections.add(listen, peer, transport, self.clock())

@@ -66,6 +66,9 @@ def test_a_request_routed_to_a_websocket_peer_goes_over_its_connection_and_the_r
         async with open_websocket(LOOPBACK, ws, "/", use_ssl=False, subprotocols=["sip"],
                                   extra_headers=ORIGIN) as conn:
             browser_port = conn.local.port
+            # the browser's REGISTER comes first in real life: by its reply the connection is known
+            await conn.send_message(browser_request("OPTIONS", f"sip:{LOOPBACK}:{ws}", 30))
+            await conn.get_message()
             phone = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
             with phone:
                 await phone.bind((LOOPBACK, 0))
@@ -209,3 +212,28 @@ def test_require_origin_0_accepts_an_upgrade_without_origin():
 
     with proxy(ws_config(udp, ws, params='modparam("proto_ws", "require_origin", 0)\n')):
         assert run(client).startswith("SIP/2.0 200 OK over ws")
+
+
+def test_websocket_connections_count_against_tcp_max_connections():
+    udp, ws = free_ports(2)
+    upgrade = (f"GET / HTTP/1.1\r\nHost: {LOOPBACK}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Protocol: sip\r\nOrigin: https://phone.example.com\r\n\r\n").encode()
+
+    async def first_then_second():
+        async with open_websocket(LOOPBACK, ws, "/", use_ssl=False, subprotocols=["sip"],
+                                  extra_headers=ORIGIN) as conn:
+            await conn.send_message(browser_request("OPTIONS", f"sip:{LOOPBACK}:{ws}", 9))
+            answer = await conn.get_message()
+            second = await trio.to_thread.run_sync(http_exchange, ws, upgrade)
+            return answer, second
+
+    with proxy(ws_config(udp, ws, "tcp_max_connections = 1\n")) as running:
+        answer, second = run(first_then_second)
+        deadline = time.monotonic() + 5
+        while len(running.server.connections) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run(first_then_second)[0].startswith("SIP/2.0 200 OK")  # the first one is gone: room again
+    assert answer.startswith("SIP/2.0 200 OK over ws")
+    assert second == b""  # closed at once, no upgrade answered
+    assert any("tcp_max_connections (1) reached" in line for line in running.log)

@@ -9,8 +9,15 @@ pending and no non-daemon task runs, or the scenario's timeout. Then daemons are
   Ready: …                       started, and its own `ready` dependencies hold
   Wait: N                        N seconds after the list (or this task) started
   Delay: N                       N seconds after the previous task of the list started
-A task passes when it exits 0 (and its `checklogs` patterns hold); a daemon stopped by us passes when it
-had not failed before. Unlike SIPssert, once a task has failed no further task is started (the scenario
+A task passes when it exits 0 (and its `checklogs` patterns hold). A daemon is stopped as `docker stop`
+does (SIGTERM, SIGKILL after its `stop_timeout`) and passes only when it then exits 0, as OpenSIPS does on
+SIGTERM; one that needed SIGKILL, or died of the signal, fails (SIPssert checks the container's exit code).
+
+A task with sockets to wait for (the opensips task: Launch.ready_sockets) is STARTING from its launch until the
+process has bound every one of them (and logged Launch.ready_log): only then is it "started" for
+`started`/`after` dependencies and their `wait`. SIPssert's containers count as started at once, but
+OpenSIPS binds within milliseconds while opensips-py takes a second or two to import and check its config;
+clients that send 0.5 s after the proxy "started" would otherwise hit closed ports. Unlike SIPssert, once a task has failed no further task is started (the scenario
 has failed either way; this only saves time).
 """
 from __future__ import annotations
@@ -26,14 +33,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from opensips_py.sipssert.tasks import Launch
+from opensips_py.sipssert.workspace import DEFAULT_BRIDGES, AddressPool, map_addresses
 
 POLL = 0.1
 
 
 class State(enum.IntEnum):
     PENDING = 0
-    ACTIVE = 1
-    ENDED = 2
+    STARTING = 1  # launched, its sockets not bound yet
+    ACTIVE = 2
+    ENDED = 3
 
 
 @dataclass
@@ -52,6 +61,7 @@ class Task:
     stopped_by_us: bool = False
     process: subprocess.Popen | None = None
     labels: tuple[str, ...] = ()
+    launch_time: float = 0.0
 
     def matches(self, name: str) -> bool:
         return self.name == name or name in self.labels
@@ -198,7 +208,8 @@ class TaskList:
     """Start, watch and stop one list of tasks."""
 
     def __init__(self, tasks: list[Task], timeout: float = 0.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, addresses: AddressPool | None = None,
+                 wrap: Callable[[list[str]], list[str]] | None = None):
         self.tasks = tasks
         self.timeout = timeout
         self.clock = clock
@@ -206,7 +217,9 @@ class TaskList:
         self.start_time = 0.0
         self.failures: list[str] = []
         self._at_timeout: tuple[list[str], list[str]] = ([], [])
-        self._auto_ips: dict[int, tuple[str, int]] = {}  # tasks holding an address of AUTO_IP
+        # addresses for AUTO_IP (docker's IPAM); loopback numbering when no pool is given
+        self.addresses = addresses or AddressPool(DEFAULT_BRIDGES, mapper=map_addresses)
+        self.wrap = wrap  # the network namespace's `ip netns exec NAME`, or None
 
     def find(self, name: str) -> Task | None:
         for task in self.tasks:
@@ -224,11 +237,14 @@ class TaskList:
                 self._reap(now)
                 pending = [t for t in self.tasks if t.state == State.PENDING]
                 running = [t for t in self.tasks if t.state == State.ACTIVE and not t.daemon]
-                if self.failures or (not pending and not running):
+                starting = [t for t in self.tasks if t.state == State.STARTING]
+                if self.failures or (not pending and not running and not starting):
                     break
                 if self.timeout and now - self.start_time >= self.timeout:
                     timed_out = True
-                    self._at_timeout = ([t.name for t in running], [t.name for t in pending])
+                    self._at_timeout = ([t.name for t in running] + [f"{t.name} (not listening yet)"
+                                                                      for t in starting],
+                                        [t.name for t in pending])
                     break
                 for task in pending:
                     if all(dep.satisfied(task, self, now) for dep in task.require):
@@ -241,18 +257,21 @@ class TaskList:
         return self._outcome(timed_out)
 
     def _start(self, task: Task, now: float) -> None:
-        task.state = State.ACTIVE
+        task.launch_time = now
+        waits = bool(task.launch.ready_sockets or task.launch.ready_log)
+        task.state = State.STARTING if waits else State.ACTIVE
         task.start_time = now
         if task.launch.sleep is not None:
             return
         env = {**os.environ, **task.launch.env}
         if task.launch.auto_ip_network is not None:
             self._give_address(task)
+        argv = self.wrap(task.launch.argv) if self.wrap else task.launch.argv
         try:
             with open(task.log_path, "ab") as log:
                 log.write(f"$ {' '.join(task.launch.argv)}\n".encode())
                 log.flush()
-                task.process = subprocess.Popen(task.launch.argv, stdin=subprocess.DEVNULL, stdout=log,
+                task.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                                 stderr=subprocess.STDOUT, cwd=task.launch.cwd, env=env,
                                                 start_new_session=True)
         except OSError as exc:
@@ -263,7 +282,7 @@ class TaskList:
 
     def _reap(self, now: float) -> None:
         for task in self.tasks:
-            if task.state != State.ACTIVE:
+            if task.state not in (State.STARTING, State.ACTIVE):
                 continue
             if task.launch.sleep is not None:
                 if now - task.start_time >= task.launch.sleep:
@@ -272,21 +291,31 @@ class TaskList:
             code = task.process.poll() if task.process else 0
             if code is not None:
                 self._ended(task, code, now)
+            elif task.state == State.STARTING and self._listening(task):
+                task.state = State.ACTIVE
+                task.start_time = now  # "started" from here: the dependencies' waits count from now
+
+    @staticmethod
+    def _listening(task: Task) -> bool:
+        if task.process is None:
+            return True
+        if task.launch.ready_log:
+            try:
+                if task.launch.ready_log.encode() not in task.log_path.read_bytes():
+                    return False
+            except OSError:
+                return False
+        return sockets_bound(task.process.pid, task.launch.ready_sockets)
 
     def _give_address(self, task: Task) -> None:
-        """Docker's IPAM gives a new container the lowest free address of its bridge (from .101 here), so a
-        task started after another ended gets that one's address again (registration scenarios rely on it)."""
+        """Docker's IPAM gives a new container the lowest free address of its bridge, so a task started
+        after another ended gets that one's address again (registration scenarios rely on it)."""
         from opensips_py.sipssert.tasks import AUTO_IP
-        from opensips_py.sipssert.workspace import loopback_of
-        network = task.launch.auto_ip_network
-        taken = {host for net, host in self._auto_ips.values() if net == network}
-        host = next(h for h in range(101, 255) if h not in taken)
-        self._auto_ips[id(task)] = (network, host)
-        address = loopback_of(network, host)
+        address = self.addresses.take(id(task), task.launch.auto_ip_network)
         task.launch.argv = [address if a == AUTO_IP else a for a in task.launch.argv]
 
     def _ended(self, task: Task, code: int, now: float) -> None:
-        self._auto_ips.pop(id(task), None)
+        self.addresses.give_back(id(task))
         task.state = State.ENDED
         task.end_time = now
         task.exit_code = code
@@ -299,21 +328,30 @@ class TaskList:
 
     def _stop_all(self) -> None:
         """Stop what still runs: non-daemons first (a timeout), then daemons in reverse order."""
-        active = [t for t in self.tasks if t.state == State.ACTIVE]
+        active = [t for t in self.tasks if t.state in (State.STARTING, State.ACTIVE)]
         ordered = [t for t in active if not t.daemon] + [t for t in reversed(active) if t.daemon]
         for task in ordered:
             task.stopped_by_us = True
+            killed = False
             if task.process is not None and task.process.poll() is None:
                 _signal_group(task.process, signal.SIGTERM)
                 try:
                     task.process.wait(timeout=max(task.stop_timeout, 1.0))
                 except subprocess.TimeoutExpired:
                     _signal_group(task.process, signal.SIGKILL)
+                    killed = True
                     task.process.wait(timeout=10)
             code = task.process.returncode if task.process is not None else 0
-            if task.daemon and code not in (0, -signal.SIGTERM, -signal.SIGKILL, 128 + signal.SIGTERM):
-                # a daemon that failed while being stopped
-                self.failures.append(f"{task.name} exited {code} when stopped: {task.log_tail()}")
+            if task.daemon and task.state == State.ACTIVE and code != 0:
+                # docker stop: SIGTERM, SIGKILL after stop_timeout; SIPssert wants exit status 0
+                if killed:
+                    why = f"did not stop within {max(task.stop_timeout, 1.0):g}s of SIGTERM (killed)"
+                elif code < 0:
+                    why = f"died of {signal.Signals(-code).name} instead of exiting 0"
+                else:
+                    why = f"exited {code} on SIGTERM"
+                tail = task.log_tail()
+                self.failures.append(f"{task.name} {why}" + (f": {tail}" if tail else ""))
             self._ended(task, 0 if task.daemon else code, self.clock())
 
     def _outcome(self, timed_out: bool) -> Outcome:
@@ -326,6 +364,41 @@ class TaskList:
                 detail += ("; " if detail else "") + f"never started: {', '.join(pending)}"
             return Outcome(False, f"timeout after {self.timeout:g}s" + (f" ({detail})" if detail else ""), True)
         return Outcome(True)
+
+
+def _proc_hex(ip: str) -> str:
+    """An IPv4 address as /proc/net/{udp,tcp} prints it (the 32-bit value in host byte order)."""
+    import socket
+    import sys
+    return format(int.from_bytes(socket.inet_aton(ip), sys.byteorder), "08X")
+
+
+def sockets_bound(pid: int, listens: list[tuple[str, str, int]]) -> bool:
+    """Whether, in the network namespace of `pid` (/proc/PID/net), each (proto, ip, port) is bound: a UDP
+    socket, or a listening TCP one (tcp/tls/ws/wss); a wildcard bind of the port counts."""
+    tables: dict[str, set[tuple[str, int]]] = {}
+    for kind in ("udp", "tcp"):
+        found: set[tuple[str, int]] = set()
+        try:
+            lines = Path(f"/proc/{pid}/net/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            return False
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or (kind == "tcp" and fields[3] != "0A"):  # 0A: LISTEN
+                continue
+            address, _, port = fields[1].partition(":")
+            found.add((address, int(port, 16)))
+        tables[kind] = found
+    for proto, ip, port in listens:
+        table = tables["udp" if proto == "udp" else "tcp"]
+        try:
+            wanted = _proc_hex(ip) if ip not in ("", "*", "0.0.0.0") else "00000000"
+        except OSError:
+            return True  # a host name: nothing to compare with; the ready_log line decides
+        if (wanted, port) not in table and ("00000000", port) not in table:
+            return False
+    return True
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

@@ -49,6 +49,10 @@ class Launch:
     # the network of an address docker would number (AUTO_IP in argv): given when the task starts, the
     # lowest free one, as docker's IPAM reuses the address of a container that has ended
     auto_ip_network: str | None = None
+    # a daemon counts as started once these (proto, ip, port) sockets are bound (and ready_log is in its
+    # output), as OpenSIPS in its container binds within milliseconds of starting (schedule.py)
+    ready_sockets: list[tuple[str, str, int]] = field(default_factory=list)
+    ready_log: str | None = None
 
 
 def config_args(definition: dict[str, Any]) -> list[str]:
@@ -71,8 +75,9 @@ class TaskBuilder:
     """Turns a task definition into a Launch within a workspace."""
 
     def __init__(self, workspace: Workspace, scenario_name: str, opensips_command: list[str],
-                 sipp: str = "sipp", python: str = sys.executable):
+                 sipp: str = "sipp", python: str = sys.executable, opensips_ready_log: str | None = None):
         self.ws = workspace
+        self.opensips_ready_log = opensips_ready_log  # opensips-py's "serving" line: every socket is open
         self.scenario_name = scenario_name
         self.opensips_command = opensips_command
         self.sipp = sipp
@@ -114,7 +119,12 @@ class TaskBuilder:
         for socket in sockets:
             argv += ["-l", self.ws.map(str(socket))]
         argv += ["-F"] + [self.ws.map(a) for a in config_args(d)]
-        return Launch(argv, cwd=self.ws.scenario_dir)
+        ready = []
+        for socket in sockets:
+            parts = self.ws.map(str(socket)).split(":")
+            if len(parts) == 3 and parts[0] in ("udp", "tcp", "tls", "ws", "wss") and parts[2].isdigit():
+                ready.append(("udp" if parts[0] == "udp" else "tcp", parts[1], int(parts[2])))
+        return Launch(argv, cwd=self.ws.scenario_dir, ready_sockets=ready, ready_log=self.opensips_ready_log)
 
     def _sipp_args(self, d: dict[str, Any], service: str | None, ip: str | None) -> list[str]:
         args: list[str] = []

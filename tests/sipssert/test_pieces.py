@@ -294,3 +294,28 @@ def test_auto_address_reused_after_a_task_ends_like_docker(tmp_path):
     assert third.launch.argv[-1] == "127.0.52.101"
     second.process.wait()
     third.process.wait()
+
+
+def test_an_opensips_task_starts_once_its_sockets_are_open(tmp_path):
+    """`started` + `wait` count from a proxy that serves (OpenSIPS binds within milliseconds in its
+    container; opensips-py needs a moment to import and check the config)."""
+    import socket
+    import sys
+    from opensips_py.sipssert.schedule import Task, TaskList, _socket_open
+    from opensips_py.sipssert.tasks import Launch
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    code = (f"import socket, time; time.sleep(0.6); s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            f"s.bind(('127.0.0.1', {port})); time.sleep(2)")
+    task = Task("proxy", {}, Launch([sys.executable, "-c", code], ready_sockets=[("udp", "127.0.0.1", port)]),
+                True, tmp_path / "proxy.log", [], [])
+    tasks = TaskList([task])
+    tasks._start(task, 0.0)
+    try:
+        assert _socket_open("udp", "127.0.0.1", port)
+    finally:
+        task.process.kill()
+        task.process.wait()

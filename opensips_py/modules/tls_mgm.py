@@ -187,7 +187,11 @@ class Module(ModuleBase):
             present, missing = (cert, key) if has_cert else (key, cert)
             raise ModuleInitError(f"tls_mgm: server domain '{domain.name}': {present} exists but {missing} "
                                   "does not; opensips-py generates a self-signed pair only when both are missing")
-        made = generate_self_signed(cert, key, self._certificate_name(domain))
+        try:
+            made = generate_self_signed(cert, key, self._certificate_name(domain))
+        except CertificateError as exc:
+            raise ModuleInitError(f"tls_mgm: server domain '{domain.name}' has no certificate and none can be made: "
+                                  f"{exc} (point its certificate/private_key elsewhere, or give the files)") from exc
         self.core.logger.notice(f"server domain '{domain.name}': no certificate at {cert}, generated a self-signed "
                                 f"one for {made.name} (key {key}, valid until {made.not_after:%Y-%m-%d}); "
                                 "replace it with a real certificate for clients that verify", "tls_mgm")

@@ -89,3 +89,12 @@ def test_generation_never_overwrites_and_says_where_it_cannot_write(tmp_path):
     blocked.write_text("")
     with pytest.raises(CertificateError, match="cannot write"):
         generate_self_signed(blocked / "tls" / "cert.pem", blocked / "tls" / "key.pem")
+
+
+def test_a_certificate_that_cannot_be_written_refuses_start_up_and_says_what_to_do(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(StartupFailure) as failure:
+        build(config(f"tls:{LOOPBACK}:45061", str(blocked / "cert.pem"), str(blocked / "key.pem")), [])
+    assert "server domain 'default' has no certificate and none can be made" in failure.value.report
+    assert "point its certificate/private_key elsewhere" in failure.value.report

@@ -1,16 +1,18 @@
-"""`opensips-py sipssert [PATH…] [--junit FILE] [-k PATTERN]`.
+"""`opensips-py sipssert [PATH…] [--junit FILE] [--markdown FILE] [-k PATTERN] [--no-netns]`.
 
 PATH is a SIPssert suite root (run.yml), a test set or one scenario; default: the current directory.
-Exit status: 0 when no scenario failed, 1 when one did, 2 for usage errors.
+Exit status: 0 when no scenario failed, 1 when one did, 2 for usage errors. SIGTERM stops the run the way
+Ctrl-C does: the running scenario's processes, namespace and workspace are cleaned up first.
 """
 from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 from pathlib import Path
 
-from opensips_py.sipssert.runner import RunOptions, junit_xml, run_paths, summary
+from opensips_py.sipssert.runner import RunOptions, junit_xml, markdown_table, run_paths, summary
 
 
 def main(argv: list[str]) -> int:
@@ -27,6 +29,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--opensips", metavar="COMMAND",
                         help="command run for opensips tasks (default: this opensips-py)")
     parser.add_argument("--sipp", default="sipp", help="the sipp binary (default: sipp)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE",
+                        help="write the result table (Markdown, as in docs/sipssert.md)")
+    parser.add_argument("--no-netns", dest="netns", action="store_false", default=None,
+                        help="no network namespaces: map the suite's addresses to 127.0.52.x/127.10.52.x "
+                             "(automatic when `ip netns` is not permitted)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -38,7 +45,8 @@ def main(argv: list[str]) -> int:
             print(f"opensips-py sipssert: -E needs KEY=VALUE, got {item!r}", file=sys.stderr)
             return 2
         extra[key] = value
-    options = RunOptions(logs_dir=args.logs_dir, keep=args.keep, extra_vars=extra, sipp=args.sipp)
+    options = RunOptions(logs_dir=args.logs_dir, keep=args.keep, extra_vars=extra, sipp=args.sipp,
+                         netns=args.netns)
     if args.opensips:
         options.opensips_command = shlex.split(args.opensips)
     paths = args.paths or [Path.cwd()]
@@ -46,8 +54,20 @@ def main(argv: list[str]) -> int:
         if not path.is_dir():
             print(f"opensips-py sipssert: {path} is not a directory", file=sys.stderr)
             return 2
-    results = run_paths(paths, args.patterns, options)
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        results = run_paths(paths, args.patterns, options)
+    except KeyboardInterrupt:
+        print("opensips-py sipssert: interrupted", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(summary(results))
     if args.junit:
         args.junit.write_bytes(junit_xml(results))
+    if args.markdown:
+        args.markdown.write_text(markdown_table(results), encoding="utf-8")
     return 1 if any(r.status == "FAIL" for r in results) else 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shutil
 import sys
@@ -11,12 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from opensips_py.sipssert import netns
 from opensips_py.sipssert.config import ConfigError, Scenario, discover, load_scenario, load_test_set
 from opensips_py.sipssert.schedule import Task, TaskList, parse_dependencies
 from opensips_py.sipssert.tasks import TaskBuilder, TaskSkip, is_daemon
-from opensips_py.sipssert.workspace import Workspace
+from opensips_py.sipssert.workspace import DEFAULT_BRIDGES, AddressPool, Workspace
 
 DEFAULT_OPENSIPS = [sys.executable, "-m", "opensips_py"]
+OPENSIPS_PY_READY = "opensips-py serving"  # logged once every socket is bound (transport/server.py)
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 
 
 @dataclass
@@ -45,6 +49,12 @@ class RunOptions:
     keep: bool = False
     extra_vars: dict[str, Any] = field(default_factory=dict)
     timeout_scale: float = 1.0
+    netns: bool | None = None  # a network namespace per scenario; None: when `ip netns` is permitted
+
+    def use_netns(self) -> bool:
+        if self.netns is None:
+            self.netns = netns.available()
+        return self.netns
 
 
 def selected(name: str, patterns: list[str]) -> bool:
@@ -70,7 +80,32 @@ def _volume_binds(scenario: Scenario) -> dict[str, str]:
     return binds
 
 
-def _task_list(scenario: Scenario, key: str, builder: TaskBuilder, ws: Workspace, scale: float) -> TaskList:
+def _named_addresses(scenario: Scenario) -> list[str]:
+    """Every IPv4 address the scenario's tasks name (ip, proxy, sockets, keys…): docker's IPAM would not
+    hand them to a task without an `ip` (they belong to tasks of this scenario)."""
+    text = json.dumps([scenario.task_definitions(k) for k in ("init_tasks", "tasks", "cleanup_tasks")],
+                      default=str)
+    return sorted(set(_IPV4.findall(text)))
+
+
+def _proxy_addresses(scenario: Scenario) -> list[str]:
+    """The opensips tasks' addresses (ip, then sockets'): the namespace's source address per subnet."""
+    out: list[str] = []
+    for definition in scenario.task_definitions("tasks"):
+        if str(definition.get("type", "")).lower() != "opensips":
+            continue
+        sockets = ([definition["socket"]] if definition.get("socket") else []) + list(definition.get("sockets") or [])
+        for value in [definition.get("ip"), *sockets]:
+            out += _IPV4.findall(str(value or ""))
+    return out
+
+
+def _bridges(scenario: Scenario) -> list[dict]:
+    return list(scenario.test_set.config.get("bridge_networks") or DEFAULT_BRIDGES)
+
+
+def _task_list(scenario: Scenario, key: str, builder: TaskBuilder, ws: Workspace, scale: float,
+               addresses: AddressPool | None = None, namespace: netns.Namespace | None = None) -> TaskList:
     tasks = []
     for index, definition in enumerate(scenario.task_definitions(key)):
         name = str(definition.get("name") or f"{key}-{index}")
@@ -86,16 +121,33 @@ def _task_list(scenario: Scenario, key: str, builder: TaskBuilder, ws: Workspace
         log_path = ws.logs_dir / (re.sub(r"[^\w.-]", "_", name) + ".log")
         tasks.append(Task(name, definition, launch, is_daemon(definition), log_path, require,
                           parse_dependencies(definition.get("ready")), labels=tuple(str(l) for l in labels)))
-    return TaskList(tasks, timeout=scenario.timeout * scale)
+    return TaskList(tasks, timeout=scenario.timeout * scale, addresses=addresses,
+                    wrap=namespace.wrap if namespace else None)
 
 
 def run_scenario(scenario: Scenario, options: RunOptions) -> Result:
+    """Run one scenario in a fresh workspace (and network namespace, unless the loopback mode is chosen or
+    forced); both are removed afterwards whatever happens."""
     started = time.monotonic()
-    ws = Workspace.create(scenario.path, _volume_binds(scenario))
+    in_namespace = options.use_netns()
+    secrets = [str(v) for v in scenario.defines.values() if isinstance(v, (str, int))]
+    ws = Workspace.create(scenario.path, _volume_binds(scenario), rewrite_addresses=not in_namespace,
+                          secrets=secrets)
+    namespace: netns.Namespace | None = None
     try:
-        builder = TaskBuilder(ws, scenario.name, options.opensips_command, options.sipp, options.python)
+        if in_namespace:
+            try:
+                namespace = netns.Namespace.create(netns.subnets_for(_bridges(scenario), _proxy_addresses(scenario)))
+            except netns.NamespaceError as exc:
+                return Result(scenario.full_name, "FAIL", f"cannot create the network namespace: {exc}",
+                              time.monotonic() - started)
+        ready_log = OPENSIPS_PY_READY if options.opensips_command == DEFAULT_OPENSIPS else None
+        builder = TaskBuilder(ws, scenario.name, options.opensips_command, options.sipp, options.python,
+                              opensips_ready_log=ready_log)
+        addresses = AddressPool(_bridges(scenario), _named_addresses(scenario),
+                                mapper=ws.map_address)
         try:
-            lists = {key: _task_list(scenario, key, builder, ws, options.timeout_scale)
+            lists = {key: _task_list(scenario, key, builder, ws, options.timeout_scale, addresses, namespace)
                      for key in ("init_tasks", "tasks", "cleanup_tasks")}
         except TaskSkip as skip:
             return Result(scenario.full_name, "SKIP", str(skip), time.monotonic() - started)
@@ -112,6 +164,8 @@ def run_scenario(scenario: Scenario, options: RunOptions) -> Result:
         reason = outcome.reason.replace(str(ws.scenario_dir) + "/", "").replace(str(ws.root), "<workspace>")
         return Result(scenario.full_name, status, reason, time.monotonic() - started, logs)
     finally:
+        if namespace is not None:
+            namespace.delete()
         if options.keep:
             print(f"  workspace kept: {ws.root}", file=sys.stderr)
         else:
@@ -190,3 +244,23 @@ def junit_xml(results: list[Result]) -> bytes:
         suite.set("errors", "0")
         suite.set("time", f"{sum(r.seconds for r in cases):.3f}")
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def markdown_table(results: list[Result]) -> str:
+    """The result table docs/sipssert.md carries: a count per test set, then one row per scenario."""
+    lines = ["| test set | scenarios | pass | fail | skip |", "|---|---:|---:|---:|---:|"]
+    sets: dict[str, list[Result]] = {}
+    for result in results:
+        sets.setdefault(result.test_set, []).append(result)
+    for name, cases in sets.items():
+        counts = [sum(1 for r in cases if r.status == s) for s in ("PASS", "FAIL", "SKIP")]
+        lines.append(f"| {name} | {len(cases)} | {counts[0]} | {counts[1]} | {counts[2]} |")
+    totals = [sum(1 for r in results if r.status == s) for s in ("PASS", "FAIL", "SKIP")]
+    lines.append(f"| **all** | **{len(results)}** | **{totals[0]}** | **{totals[1]}** | **{totals[2]}** |")
+    lines += ["", "| scenario | result | reason | seconds |", "|---|---|---|---:|"]
+    for result in results:
+        reason = " ".join(result.reason.split()).replace("|", "\\|")
+        if len(reason) > 300:
+            reason = reason[:297] + "..."
+        lines.append(f"| {result.name} | {result.status} | {reason} | {result.seconds:.1f} |")
+    return "\n".join(lines) + "\n"

@@ -225,14 +225,31 @@ def test_timeout_fails_and_names_what_was_still_running(tmp_path):
 
 def test_real_processes_exit_codes_and_daemon_stop(tmp_path):
     py = sys.executable
-    tasks = [_task(tmp_path, "daemon", daemon=True, argv=[py, "-c", "import time; time.sleep(30)"]),
+    graceful = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); time.sleep(30)"
+    tasks = [_task(tmp_path, "daemon", daemon=True, argv=[py, "-c", graceful]),
              _task(tmp_path, "ok", "daemon", argv=[py, "-c", "print('fine')"])]
     assert TaskList(tasks, timeout=20).run().passed
-    assert tasks[0].state == State.ENDED
+    assert tasks[0].state == State.ENDED and tasks[0].process.returncode == 0
     failing = [_task(tmp_path, "bad", argv=[py, "-c", "print('boom'); raise SystemExit(3)"]),
                _task(tmp_path, "never", "bad", argv=[py, "-c", "pass"])]
     outcome = TaskList(failing, timeout=20).run()
     assert outcome.reason == "bad exited 3: boom" and failing[1].state == State.PENDING
+
+
+def test_a_daemon_must_exit_0_on_sigterm_like_opensips(tmp_path):
+    """SIPssert fails a scenario whose daemon container does not exit 0 when stopped (docker stop: SIGTERM,
+    SIGKILL after stop_timeout)."""
+    py = sys.executable
+    dies = _task(tmp_path, "dies", daemon=True, argv=[py, "-c", "import time; time.sleep(30)"])
+    outcome = TaskList([dies, _task(tmp_path, "client", "dies", seconds=0.1)], timeout=20).run()
+    assert outcome.reason == "dies died of SIGTERM instead of exiting 0"
+    stubborn = _task(tmp_path, "stubborn", daemon=True, argv=[
+        py, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); "
+                  "time.sleep(30)"])
+    stubborn.definition["stop_timeout"] = 1
+    outcome = TaskList([stubborn, _task(tmp_path, "c2", {"started": {"task": "stubborn", "wait": 0.5}},
+                                        seconds=0.1)], timeout=20).run()
+    assert outcome.reason == "stubborn did not stop within 1s of SIGTERM (killed): up"
 
 
 def test_checklogs_patterns(tmp_path):
@@ -275,47 +292,115 @@ def test_sipp_scenarios_get_brackets_in_attributes_escaped_but_not_in_cdata(tmp_
 
 def test_auto_address_reused_after_a_task_ends_like_docker(tmp_path):
     """Docker gives a new container the lowest free bridge address: a UAC started after another one ended
-    gets its address (registration/01.no-db unregisters the contact the first UAC registered)."""
-    from opensips_py.sipssert.schedule import Task, TaskList
-    from opensips_py.sipssert.tasks import AUTO_IP, Launch
+    gets its address (registration/01.no-db unregisters the contact the first UAC registered). Addresses
+    the scenario names (the proxy's .1, the UAS's .3) are never handed out."""
+    from opensips_py.sipssert.tasks import AUTO_IP
+    from opensips_py.sipssert.workspace import DEFAULT_BRIDGES, AddressPool
 
-    def task(name: str) -> Task:
-        return Task(name, {}, Launch(["true", "-i", AUTO_IP], auto_ip_network="osbr0"), False,
+    def task(name: str, network: str = "osbr0") -> Task:
+        return Task(name, {}, Launch(["true", "-i", AUTO_IP], auto_ip_network=network), False,
                     tmp_path / f"{name}.log", [], [])
 
-    first, second, third = task("a"), task("b"), task("c")
-    tasks = TaskList([first, second, third])
-    tasks._start(first, 0.0)
-    tasks._start(second, 0.0)
-    assert first.launch.argv[-1] == "127.0.52.101" and second.launch.argv[-1] == "127.0.52.102"
+    pool = AddressPool(DEFAULT_BRIDGES, reserved=["192.168.52.1", "192.168.52.3"])
+    first, second, third, other = task("a"), task("b"), task("c"), task("d", "osbr1")
+    tasks = TaskList([first, second, third, other], addresses=pool)
+    for t in (first, second, other):
+        tasks._start(t, 0.0)
+    assert first.launch.argv[-1] == "192.168.52.2" and second.launch.argv[-1] == "192.168.52.4"
+    assert other.launch.argv[-1] == "10.52.0.1"
     first.process.wait()
     tasks._ended(first, 0, 1.0)
     tasks._start(third, 1.0)
-    assert third.launch.argv[-1] == "127.0.52.101"
-    second.process.wait()
-    third.process.wait()
+    assert third.launch.argv[-1] == "192.168.52.2"
+    for t in (second, third, other):
+        t.process.wait()
 
 
-def test_an_opensips_task_starts_once_its_sockets_are_open(tmp_path):
+def test_loopback_mode_numbers_auto_addresses_in_the_mapped_ranges():
+    from opensips_py.sipssert.workspace import DEFAULT_BRIDGES, AddressPool
+    pool = AddressPool(DEFAULT_BRIDGES, reserved=["192.168.52.1"], mapper=map_addresses)
+    assert pool.take("x", "osbr0") == "127.0.52.2" and pool.take("y", "osbr1") == "127.10.52.1"
+
+
+def test_an_opensips_task_is_started_only_once_its_sockets_are_bound(tmp_path):
     """`started` + `wait` count from a proxy that serves (OpenSIPS binds within milliseconds in its
-    container; opensips-py needs a moment to import and check the config)."""
+    container; opensips-py needs a moment to import and check the config): a client waiting 0.5 s after
+    the proxy started must find the port bound."""
     import socket
-    import sys
-    from opensips_py.sipssert.schedule import Task, TaskList, _socket_open
-    from opensips_py.sipssert.tasks import Launch
 
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    code = (f"import socket, time; time.sleep(0.6); s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-            f"s.bind(('127.0.0.1', {port})); time.sleep(2)")
-    task = Task("proxy", {}, Launch([sys.executable, "-c", code], ready_sockets=[("udp", "127.0.0.1", port)]),
-                True, tmp_path / "proxy.log", [], [])
-    tasks = TaskList([task])
-    tasks._start(task, 0.0)
+    server = (f"import socket, signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); "
+              f"time.sleep(1.5); s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+              f"s.bind(('127.0.0.1', {port})); print('opensips-py serving 1 socket(s)', flush=True); time.sleep(30)")
+    client = (f"import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(('127.0.0.1', {port})); "
+              f"s.send(b'x'); s.settimeout(0.3); "
+              f"exec('try:\\n s.recv(1)\\nexcept socket.timeout:\\n pass')")  # refused → ConnectionRefusedError
+    proxy = Task("proxy", {}, Launch([sys.executable, "-c", server], ready_sockets=[("udp", "127.0.0.1", port)],
+                                     ready_log="opensips-py serving"), True, tmp_path / "proxy.log")
+    uac = Task("uac", {}, Launch([sys.executable, "-c", client]), False, tmp_path / "uac.log",
+               parse_dependencies({"started": {"task": "proxy", "wait": 0.5}}))
+    tasks = TaskList([proxy, uac], timeout=20)
+    outcome = tasks.run()
+    assert outcome.passed, outcome.reason
+    assert uac.start_time - proxy.launch_time >= 1.9  # 1.5 s to bind, then the 0.5 s wait
+
+
+def test_a_proxy_that_never_binds_times_out_naming_it(tmp_path):
+    proxy = Task("proxy", {}, Launch([sys.executable, "-c", "import time; time.sleep(30)"],
+                                     ready_sockets=[("udp", "127.0.0.1", 9)]), True, tmp_path / "p.log")
+    outcome = TaskList([proxy, _task(tmp_path, "uac", "proxy")], timeout=1).run()
+    assert outcome.reason == "timeout after 1s (still running: proxy (not listening yet); never started: uac)"
+
+
+def test_sockets_bound_reads_the_process_namespace_tables():
+    import os
+    import socket
+    from opensips_py.sipssert.schedule import sockets_bound
+
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
     try:
-        assert _socket_open("udp", "127.0.0.1", port)
+        wanted = [("udp", "127.0.0.1", udp.getsockname()[1]), ("tcp", "127.0.0.1", tcp.getsockname()[1])]
+        assert not sockets_bound(os.getpid(), wanted)  # TCP bound but not listening yet
+        tcp.listen()
+        assert sockets_bound(os.getpid(), wanted)
     finally:
-        task.process.kill()
-        task.process.wait()
+        udp.close()
+        tcp.close()
+
+
+# ------------------------------------------------------------------------------------------------ loopback mode
+
+def test_loopback_mode_maps_sqlite_text_columns_and_recomputes_ha1(tmp_path):
+    import hashlib
+    import sqlite3
+    source = SUITE / "auth" / "06.ha1-db-www-domain"
+    sc = scenario("auth", "06.ha1-db-www-domain")
+    ws = Workspace.create(source, {}, base=tmp_path, secrets=[str(v) for v in sc.defines.values()])
+    row = sqlite3.connect(str(ws.scenario_dir / "opensips.db")).execute(
+        "SELECT username, domain, ha1 FROM subscriber").fetchone()
+    assert row == ("testing", "127.0.52.1", hashlib.md5(b"testing:127.0.52.1:T3st|n6").hexdigest())
+    empty_domain = Workspace.create(SUITE / "auth" / "05.ha1-db-www", {}, base=tmp_path,
+                                    secrets=[str(v) for v in sc.defines.values()])
+    ha1 = sqlite3.connect(str(empty_domain.scenario_dir / "opensips.db")).execute(
+        "SELECT ha1 FROM subscriber").fetchone()[0]
+    assert ha1 == hashlib.md5(b"testing:127.0.52.1:T3st|n6").hexdigest()
+    address = sqlite3.connect(str(Workspace.create(SUITE / "permissions" / "01.check-address", {}, base=tmp_path)
+                                  .scenario_dir / "opensips.db")).execute("SELECT ip, mask FROM address").fetchone()
+    assert address == ("127.0.52.0", 27)
+    assert sqlite3.connect(str(source / "opensips.db")).execute(
+        "SELECT domain FROM subscriber").fetchone() == ("192.168.52.1",)  # the corpus untouched
+
+
+def test_namespace_mode_keeps_files_as_written(tmp_path):
+    source = SUITE / "registration" / "02.db"
+    ws = Workspace.create(source, {"db_sqlite": "/var/lib/opensips/db_sqlite"}, base=tmp_path,
+                          rewrite_addresses=False)
+    cfg = (ws.scenario_dir / "opensips.cfg").read_text()
+    assert f'sqlite://{ws.volumes["db_sqlite"]}/opensips.db' in cfg and "192.168.52.1" in cfg
+    assert ws.map("udp:192.168.52.1:5060 /home/x") == f"udp:192.168.52.1:5060 {ws.scenario_dir}/x"

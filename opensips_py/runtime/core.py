@@ -606,7 +606,8 @@ class ProxyCore:
             msg, sock, proto, stateless_branch(msg),
             advertised_host=state.get("advertised_address"), advertised_port=_int_or_none(
                 state.get("advertised_port")),
-            local_rport=bool(state.get("add_local_rport")), new_uri=ctx.new_uri)
+            local_rport=bool(state.get("add_local_rport")), new_uri=ctx.new_uri,
+            in_connection=rcv.connection_id if rcv is not None else None)
         port = target.effective_port
         conn = self._connections.get((proto, ip, port)) if proto in STREAM_PROTOCOLS else None
         ctx.send(Send(data, proto, ip, port, sock, conn))
@@ -648,9 +649,18 @@ class ProxyCore:
                                                       f"({via1.sent_by}) is not ours")
             return
         vias = msg.via
+        back = self._connection_of_via(via1)
         if len(vias) < 2:
             stats["drop_replies"] += 1
             self.logger.debug(f"reply {msg.status} with no second Via: it was for us, dropped")
+            return
+        if back is not None:  # our Via's ;i=: the request came on that connection, the reply goes back on it
+            proto, ip, port = back[1]
+            sock = self.send_socket(proto, ip)
+            self._remove_top_via(msg, vias)
+            data = msg.serialize(ensure_content_length=True)
+            self.process.outbox.append(Send(data, proto, ip, port, sock, back[0]))
+            stats["fwd_replies"] += 1
             return
         try:
             target = response_target(vias[1])
@@ -669,16 +679,32 @@ class ProxyCore:
             stats["err_replies"] += 1
             self._bad_input_log.log(self.now, L_ERR, f"no {proto} socket to forward a reply")
             return
-        via_lines = header_index(msg)["via"]
-        if len(via_lines) == len(vias):  # one value per Via line: drop the first line, no re-parse
-            msg.remove_field(via_lines[0])
-        else:
-            msg.remove_top_via()
+        self._remove_top_via(msg, vias)
         data = msg.serialize(ensure_content_length=proto in STREAM_PROTOCOLS)
         port = target.effective_port
         conn = self._connections.get((proto, ip, port)) if proto in STREAM_PROTOCOLS else None
         self.process.outbox.append(Send(data, proto, ip, port, sock, conn))
         stats["fwd_replies"] += 1
+
+    def _connection_of_via(self, via) -> tuple[int, tuple[str, str, int]] | None:
+        """The open connection our Via's `;i=` names, with its (proto, ip, port), if it is still open."""
+        value = via.params.get("i")
+        if not value:
+            return None
+        try:
+            conn = int(value, 16)
+        except ValueError:
+            return None
+        keys = self._connection_keys.get(conn)
+        return (conn, keys[0]) if keys else None
+
+    @staticmethod
+    def _remove_top_via(msg: Response, vias: list) -> None:
+        via_lines = header_index(msg)["via"]
+        if len(via_lines) == len(vias):  # one value per Via line: drop the first line, no re-parse
+            msg.remove_field(via_lines[0])
+        else:
+            msg.remove_top_via()
 
     # ---------------------------------------------------------------------------------- statistics, errors
     def all_stats(self) -> dict[str, dict[str, int]]:

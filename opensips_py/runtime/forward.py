@@ -174,9 +174,12 @@ def via_host_text(host: str) -> str:
 
 def build_forwarded_request(msg: Request, sock: "ListenSocket", proto: str, branch: str, *,
                             advertised_host: str | None = None, advertised_port: int | None = None,
-                            local_rport: bool = False, new_uri: str | None = None) -> bytes:
+                            local_rport: bool = False, new_uri: str | None = None,
+                            in_connection: int | None = None) -> bytes:
     """The bytes of the forwarded request: script edits (send-time lines finished for `sock`), our Via on top,
-    Content-Length on streams.
+    Content-Length on streams. `in_connection`: the stream connection the request came on; it goes into our
+    Via as `;i=<id>` (as OpenSIPS does) so the reply finds its way back over that connection even when the
+    sender's Via names an unreachable host (a browser's `.invalid`).
 
     The message's own lumps stay untouched (a second forward() of the same request adds its own Via only)."""
     saved = msg.lumps
@@ -192,6 +195,8 @@ def build_forwarded_request(msg: Request, sock: "ListenSocket", proto: str, bran
         value = f"SIP/2.0/{proto.upper()} {host}:{port};branch={branch}"
         if local_rport:
             value += ";rport"
+        if in_connection is not None:
+            value += f";i={in_connection:x}"
         msg.add_via(value)
         return msg.serialize(ensure_content_length=proto in STREAM_PROTOCOLS)
     finally:

@@ -217,6 +217,22 @@ def test_a_tcp_response_is_relayed_on_the_connection_its_request_came_on():
     assert out.connection_id != uac_connection  # the UAS leg is a connection of its own
 
 
+def test_a_reply_finds_a_browser_by_the_connection_id_in_our_via():
+    """A WebSocket client's Via names an unreachable .invalid host and no rport: OpenSIPS puts the connection id
+    in its own Via (;i=) so the stateless reply goes back over that connection; so do we."""
+    proxy = Proxy('route {\n\tforward("udp:192.0.2.20:5060");\n}\n')
+    invite = request(via="SIP/2.0/TCP df7jal23ls0d.invalid;branch=z9hG4bK5")
+    out = only(proxy.send(invite, src=("192.0.2.10", 40001), proto="tcp"))
+    our_via = parsed(out).via1
+    uac_connection = proxy.core.connection_for("tcp", "192.0.2.10", 40001)
+    assert our_via.params["i"] == f"{uac_connection:x}"
+    reply = response(200, "OK", [our_via.raw, "SIP/2.0/TCP df7jal23ls0d.invalid;branch=z9hG4bK5"])
+    back = only(proxy.send(reply, src=UAS))
+    assert back.proto == "tcp" and back.connection_id == uac_connection
+    assert (back.host, back.port) == ("192.0.2.10", 40001)
+    assert parsed(back).via1.host == "df7jal23ls0d.invalid"
+
+
 def test_requests_to_a_peer_that_reached_us_over_tcp_reuse_its_connection():
     proxy = Proxy('route {\n\tif ($rm == "REGISTER") { sl_send_reply(200, "OK"); exit; }\n'
                   '\tforward("tcp:192.0.2.10:5070");\n}\n')

@@ -223,3 +223,14 @@ def test_remove_and_remove_ip_port_delete_matching_bindings():
     assert lookup_log(p) == "lookup -1"
     left = mi(p, "ul_show_contact", {"table_name": "location", "aor": "alice"})["Contacts"]
     assert [c["Contact"] for c in left] == ["sip:alice@192.0.2.12"]
+
+
+def test_save_replies_statefully_through_tm_when_a_transaction_exists():
+    from tests.modules.registrar_support import MODULES
+    p = proxy(modules='loadmodule "tm.so"\n' + MODULES,
+              route='route { if (is_method("REGISTER")) { t_newtran(); save("location"); exit; } }')
+    first = reply(p, register(expires=600))
+    assert first.status == 200 and contact_header(first) == "<sip:alice@192.0.2.10:5060>;expires=600"
+    again = reply(p, register(expires=600))  # a retransmission: tm replays the reply, save() does not run
+    assert again.status == 200 and contact_header(again) == contact_header(first)
+    assert p.core.modules["registrar"].stats()["accepted_regs"] == 1

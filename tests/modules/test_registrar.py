@@ -234,3 +234,16 @@ def test_save_replies_statefully_through_tm_when_a_transaction_exists():
     again = reply(p, register(expires=600))  # a retransmission: tm replays the reply, save() does not run
     assert again.status == 200 and contact_header(again) == contact_header(first)
     assert p.core.modules["registrar"].stats()["accepted_regs"] == 1
+
+
+def test_lookup_with_several_contacts_makes_tm_fork_in_q_order():
+    from tests.modules.registrar_support import MODULES
+    p = proxy(modules='loadmodule "tm.so"\n' + MODULES,
+              route='route { if (is_method("REGISTER")) { save("location"); exit; } '
+                    'if (lookup("location")) t_relay(); }')
+    reply(p, register(contacts=["<sip:alice@192.0.2.10:5060>;q=0.5", "<sip:alice@192.0.2.11:5062>;q=0.9"],
+                      expires=600))
+    out = p.send(invite(), src=("192.0.2.99", 5060))
+    invites = [(o.host, o.port, o.data.split(b"\r\n")[0].decode()) for o in out if o.data.startswith(b"INVITE")]
+    assert invites == [("192.0.2.11", 5062, "INVITE sip:alice@192.0.2.11:5062 SIP/2.0"),
+                       ("192.0.2.10", 5060, "INVITE sip:alice@192.0.2.10:5060 SIP/2.0")]

@@ -183,6 +183,7 @@ class Module(ModuleBase):
         from opensips_py.modules.registrar import _avp_name
         self.received_avp = _avp_name(self.param("received_avp"))
         self.enabled = True
+        self._armed = False
         self.pings_sent = 0
         self._seq = itertools.count(1)
         self.ul = None
@@ -408,9 +409,11 @@ class Module(ModuleBase):
 
     # ---------------------------------------------------------------------------------- pinging
     def _natping_timer(self, now: float) -> None:
+        """The first call (at start-up) only arms the timer: the first pings go out one interval later."""
         try:
-            if self.enabled:
+            if self._armed and self.enabled:
                 self.ping_contacts(now)
+            self._armed = True
         finally:
             self.core.add_timer(now + self.natping_interval, self._natping_timer)
 

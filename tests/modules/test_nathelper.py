@@ -143,6 +143,7 @@ def test_natping_sends_options_or_keepalives_to_nated_contacts_only():
     reply(p, register(user="bob", contacts=["<sip:bob@192.168.1.21>"], expires=600), src=("203.0.113.10", 41000))
     reply(p, register(user="carol", contacts=["<sip:carol@192.0.2.30>"], expires=600), src=("192.0.2.30", 5060))
     sent = p.net.advance(30)
+    assert len(sent) == 2  # one ping per NATed contact per interval
     by_target = {(s.host, s.port): s.data for s in sent}
     assert set(by_target) == {NATED, ("203.0.113.10", 41000)}  # carol is not behind a NAT
     options = parse_message(by_target[NATED])
@@ -152,3 +153,15 @@ def test_natping_sends_options_or_keepalives_to_nated_contacts_only():
     assert mi(p, "nh_enable_ping") == {"Status": 1}
     mi(p, "nh_enable_ping", {"status": 0})
     assert p.net.advance(30) == []
+
+
+def test_natping_over_tcp_sends_crlf_on_the_open_connection_only_with_natping_tcp():
+    route = PING.replace('modparam("nathelper", "sipping_bflag", "SIPPING")\n', "")
+    for natping_tcp, expected in ((0, []), (1, [b"\r\n\r\n"])):
+        p = nat_proxy(f'modparam("nathelper", "natping_tcp", {natping_tcp})\n', route)
+        p.send(register(user="bob", contacts=["<sip:bob@192.168.1.21;transport=tcp>"], expires=600),
+               src=("203.0.113.10", 41000), proto="tcp")
+        sent = p.net.advance(30)
+        assert [s.data for s in sent] == expected
+        if expected:
+            assert sent[0].proto == "tcp" and sent[0].connection_id is not None

@@ -244,3 +244,60 @@ def test_a_dialog_leaves_its_profiles_when_it_ends():
     assert profile.size("alice") == 1
     call.in_dialog("BYE")
     assert profile.size("alice") == 0
+
+
+def test_options_pings_carry_no_contact():
+    call = Call(proxy('\tcreate_dialog("P");', params='modparam("dialog", "options_ping_interval", 2)\n'))
+    call.establish()
+    sent = call.proxy.net.advance(2.5)
+    [ping] = [parse_message(s.data) for s in sent if s.data.startswith(b"OPTIONS")]
+    assert ping.header("contact") is None and (ping.from_.tag, ping.to.tag) == ("b-tag", "a-tag")
+
+
+# ------------------------------------------------------------------------------------------------ CANCEL
+
+def test_a_cancelled_call_fails_its_dialog_with_reason_cancelled():
+    from opensips_py.runtime.virtual import sip
+    call = Call(proxy(), answer=0)
+    call.invite()
+    dialog = call.dialog
+    cancel = sip(f"CANCEL sip:bob@192.0.2.20 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv{call.call_id}"
+                 f"\nMax-Forwards: 70\nTo: <sip:bob@biloxi.example>\nFrom: <sip:alice@atlanta.example>;tag=a-tag\n"
+                 f"Call-ID: {call.call_id}\nCSeq: 1 CANCEL\nContent-Length: 0\n\n")
+    assert statuses(call.proxy.send(cancel, CALLER), CALLER) == [200]
+    assert 487 in statuses(call.answer_now(487), CALLER)
+    assert (dialog.state, dialog.end_reason, call.module.stats()["failed_dialogs"]) == (DELETED, "Cancelled", 1)
+
+
+# ------------------------------------------------------------------------------------------------ searches, sequential
+
+def test_dialog_searches_by_value_and_profile_and_call_id():
+    import json
+    p = proxy('\tcreate_dialog();\n\t$dlg_val(account) = "acme";\n\tset_dlg_profile("caller", "alice");',
+              params='modparam("dialog", "profiles_with_value", "caller")\n',
+              in_dialog='\tif (is_method("INFO")) {\n\t\t$var(k) = "acme";\n'
+                        '\t\tget_dialog_info("account", $avp(acc), "account", $var(k), $var(n));\n'
+                        '\t\txlog("info $rc $avp(acc) $var(n)\\n");\n'
+                        '\t\tget_dialogs_by_val("account", $var(k), $avp(js), $var(m));\n'
+                        '\t\txlog("byval $rc $var(m)\\n");\n'
+                        '\t\tget_dialogs_by_profile("caller", "alice", $avp(pj), $var(pn));\n'
+                        '\t\txlog("byprofile $var(pn) $avp(pj)\\n");\n'
+                        '\t\tget_dialog_vals($avp(names), $avp(vals), $ci);\n'
+                        '\t\txlog("vals $avp(names) $avp(vals)\\n");\n\t}')
+    call = Call(p)
+    call.establish()
+    call.in_dialog("INFO")
+    logs = [line for line in p.script_logs() if line.split(" ")[0] in ("info", "byval", "byprofile", "vals")]
+    assert logs[:2] == ["info 1 acme 1", "byval 1 1"] and logs[3] == "vals account acme"
+    assert logs[2].startswith("byprofile 1 ")
+    assert json.loads(logs[2].split(" ", 2)[2])["context"]["profiles"] == [{"caller": "alice"}]
+
+
+def test_dlg_send_sequential_sends_a_request_of_our_own_to_the_chosen_leg():
+    p = proxy(in_dialog='\tif (is_method("INFO")) dlg_send_sequential("OPTIONS", "caller");')
+    call = Call(p)
+    call.establish()
+    sent = call.in_dialog("INFO")
+    [request] = [parse_message(s.data) for s in sent if (s.host, s.port) == CALLER and s.data.startswith(b"OPTIONS")]
+    assert (request.header("cseq"), request.from_.tag, request.to.tag) == ("1 OPTIONS", "b-tag", "a-tag")
+    assert request.header("contact") == f"<{call.callee.contact}>"

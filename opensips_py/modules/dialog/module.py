@@ -831,53 +831,20 @@ class Module(ModuleBase):
             table[dialog] = tick + interval
 
     def _send_ping(self, dialog: Dialog, dst: int, src: int, reinvite: bool) -> None:
-        """send_leg_msg(): OPTIONS, or a re-INVITE with the SDP last sent to that leg."""
-        if self.tm is None or not callable(getattr(self.tm, "t_uac", None)):
-            return
+        """OPTIONS, or a re-INVITE with the SDP last sent to that leg (dlg_timer.c); 408/481 or no answer
+        marks the leg failed, which ends the dialog at the next round."""
         leg = dialog.legs[dst]
-        if leg.last_gen_cseq == 0:  # build_dialog_info: start above the last CSeq sent to that leg
-            try:
-                base = int(leg.r_cseq)
-            except ValueError:
-                return
-            leg.last_gen_cseq = base + 1
-            cseq = base + 1
-        else:
-            leg.last_gen_cseq += 1
-            cseq = leg.last_gen_cseq
         attr = "reinvite_ping" if reinvite else "ping"
-        setattr(leg, attr, model.PING_PENDING)
-        headers: list[str] = []
-        body = b""
-        content_type = None
-        if reinvite:
-            # the other party's contact, and the SDP this leg last saw (dlg_get_leg_hdrs)
-            own = dialog.legs[src]
-            if own.contact:
-                headers.append(f"Contact: <{own.contact}>")
-            body = leg.out_sdp or own.in_sdp or b""
-            content_type = "application/sdp"
-        try:
-            request = self._leg_request(dialog, dst, src, "INVITE" if reinvite else "OPTIONS", cseq, headers,
-                                        body, content_type)
-        except ValueError as exc:
-            self._log(-1, f"failed to ping: {exc}")
-            setattr(leg, attr, model.PING_SUCCESS)
-            return
 
         def answered(t, p) -> None:
-            code = p.code
-            if code < 200:
-                return
-            if p.reply is None or code in (408, 481):
-                setattr(leg, attr, model.PING_FAIL)
-                return
-            setattr(leg, attr, model.PING_SUCCESS)
-            if reinvite and code < 300:
-                self._send_ack(dialog, dst, src, cseq)
+            if p.code >= 200:
+                failed = p.reply is None or p.code in (408, 481)
+                setattr(leg, attr, model.PING_FAIL if failed else model.PING_SUCCESS)
 
-        t = self.tm.t_uac(request, callback=answered)
-        if t is None:
+        setattr(leg, attr, model.PING_PENDING)
+        body = (leg.out_sdp or dialog.legs[src].in_sdp or b"") if reinvite else b""
+        if not self.send_request(dialog, dst, src, "INVITE" if reinvite else "OPTIONS", body,
+                                 "application/sdp" if reinvite else None, on_reply=answered, contact=reinvite):
             setattr(leg, attr, model.PING_FAIL)
 
     def _send_ack(self, dialog: Dialog, dst: int, src: int, cseq: int) -> None:
@@ -1252,17 +1219,123 @@ class Module(ModuleBase):
             state.dialog = None
         return 1
 
+    # ---------------------------------------------------------------------------------- searching dialogs
+    @staticmethod
+    def _plain(ctx: MsgContext, value) -> Any:
+        return value.get(ctx) if hasattr(value, "get") and not isinstance(value, (str, int)) else value
+
+    def _active(self):
+        return [d for d in self.table if d.state <= CONFIRMED]
+
+    @staticmethod
+    def _has_value(dialog: Dialog, name: str, value) -> bool:
+        """check_dlg_value(): the value exists with the same type and content."""
+        if not dialog.vals or name not in dialog.vals:
+            return False
+        stored = dialog.vals[name]
+        return type(stored) is type(value) and stored == value
+
+    def get_dialog_info(self, ctx: MsgContext, attr: str, avp, key: str, key_val, number) -> int:
+        """For each ongoing dialog whose value `key` equals `key_val`, push its value `attr` into `avp`;
+        `number` gets how many; returns that number, -1 when none (dialog.c w_get_dlg_info)."""
+        wanted = self._plain(ctx, key_val)
+        found = 0
+        for dialog in self._active():
+            if not self._has_value(dialog, key, wanted):
+                continue
+            if attr not in (dialog.vals or {}):
+                return -1
+            avp.set(ctx, dialog.vals[attr])
+            found += 1
+        if not found:
+            return -1
+        number.set(ctx, found)
+        return found
+
+    def get_dialog_vals(self, ctx: MsgContext, names, vals, callid: str) -> int:
+        """Every value of the dialog with this Call-ID: names into one AVP, values into the other."""
+        same = self.table.by_callid(callid)
+        if not same:
+            return -1
+        for name, value in (same[0].vals or {}).items():
+            names.set(ctx, name)
+            vals.set(ctx, value)
+        return 1
+
+    def get_dialogs_by_val(self, ctx: MsgContext, name: str, value, out_avp, out_dlg_no) -> int:
+        """The JSON (with context) of each ongoing dialog whose value `name` equals `value`; the count."""
+        import json
+        wanted = self._plain(ctx, value)
+        dialogs = [d for d in self._active() if self._has_value(d, name, wanted)]
+        for dialog in dialogs:
+            out_avp.set(ctx, json.dumps(self.mi_dialog(dialog, True)))
+        if not dialogs:
+            return -1
+        out_dlg_no.set(ctx, len(dialogs))
+        return len(dialogs)
+
     def get_dialogs_by_profile(self, ctx: MsgContext, name: str, value: str | None, out_avp, out_dlg_no) -> int:
-        """The JSON of every dialog in the profile into the output AVP, and their number."""
+        """The JSON of every dialog in the profile (with that value) into the output AVP; the count."""
         import json
         profile = self._profile(name)
         if profile is None:
             return -1
-        dialogs = list(self.profiles.dialogs(profile, value if profile.has_value else None))
+        dialogs = [d for d in self.profiles.dialogs(profile, value if profile.has_value else None)
+                   if d.state <= CONFIRMED]
         for dialog in dialogs:
-            out_avp.set(ctx, json.dumps(self.mi_dialog(dialog, False)))
+            out_avp.set(ctx, json.dumps(self.mi_dialog(dialog, True)))
+        if not dialogs:
+            return -1
         out_dlg_no.set(ctx, len(dialogs))
-        return 1
+        return len(dialogs)
+
+    def dlg_send_sequential(self, ctx: MsgContext, method: str, leg: str, body: str | None = None,
+                            content_type: str | None = None, headers: str | None = None) -> int:
+        """Send an in-dialog request of our own to the caller or the callee (send_indialog_request)."""
+        dialog = self.current_dialog(ctx)
+        if dialog is None or dialog.state not in (CONFIRMED_NA, CONFIRMED):
+            return -1
+        dst = CALLER_LEG if leg == "caller" else dialog.callee_index
+        src = dialog.other_leg(dst)
+        extra = [line for line in (headers or "").replace("\r\n", "\n").split("\n") if line.strip()]
+        return 1 if self.send_request(dialog, dst, src, (method or "INVITE").upper(),
+                                      (body or "").encode("utf-8", "surrogateescape"), content_type, extra) else -1
+
+    def send_request(self, dialog: Dialog, dst: int, src: int, method: str, body: bytes = b"",
+                     content_type: str | None = None, extra: list[str] | None = None,
+                     on_reply: Callable | None = None, contact: bool = True) -> bool:
+        """send_leg_msg(): a request towards leg `dst` with a CSeq above what that leg has seen, the other
+        party's Contact, and an ACK of our own for a 2xx to an INVITE."""
+        if self.tm is None or not callable(getattr(self.tm, "t_uac", None)):
+            return False
+        leg = dialog.legs[dst]
+        if leg.last_gen_cseq == 0:
+            try:
+                base = int(leg.r_cseq)
+            except ValueError:
+                return False
+            leg.last_gen_cseq = base + 1
+        else:
+            leg.last_gen_cseq += 1
+        cseq = leg.last_gen_cseq
+        headers = [f"Contact: <{dialog.legs[src].contact}>"] if contact and dialog.legs[src].contact else []
+        headers += extra or []
+        try:
+            request = self._leg_request(dialog, dst, src, method, cseq, headers, body, content_type)
+        except ValueError as exc:
+            self._log(-1, f"cannot send {method} in dialog {dialog.did}: {exc}")
+            return False
+
+        def answered(t, p) -> None:
+            if method == "INVITE" and 200 <= p.code < 300 and p.reply is not None:
+                self._send_ack(dialog, dst, src, cseq)
+            if on_reply is not None:
+                on_reply(t, p)
+
+        t = self.tm.t_uac(request, callback=answered)
+        if t is not None:
+            t.data["dialog"] = dialog
+        return t is not None
 
     # ================================================================================== pseudo-variables
     def pvars(self) -> dict[str, Handler]:

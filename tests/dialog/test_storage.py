@@ -67,14 +67,14 @@ def test_shutdown_mode_writes_at_shutdown_only(tmp_path):
 
 def test_dialogs_come_back_after_a_restart_with_their_ids_values_profiles_and_remaining_lifetime(tmp_path):
     path = tmp_path / "opensips.db"
-    first = db_proxy(path, 1)
+    first = db_proxy(path, 1, 'modparam("dialog", "db_flush_vals_profiles", 1)\n')
     module = first.core.modules["dialog"]
     dialog = confirmed(first, "call-1")
     module.store_value(dialog, "a|b", "x#y")
     module.store_value(dialog, "n", 5)
     module.profiles.link(dialog, module.profiles.get("caller"), "alice")
     module._db_write(dialog)
-    second = db_proxy(path, 1)
+    second = db_proxy(path, 1, 'modparam("dialog", "db_flush_vals_profiles", 1)\n')
     restored = second.core.modules["dialog"]
     [back] = list(restored.table)
     assert (back.did, back.state, back.callid, back.legs[0].tag, back.legs[1].tag) == \
@@ -106,3 +106,15 @@ def test_values_and_profiles_use_opensips_pair_text_with_escapes():
     assert text == "a\\|b#1#x\\#y\\\\z|n#2#42|"
     assert read_pairs(text) == [("a|b", "x#y\\z"), ("n", 42)]
     assert read_pairs("bad|n#3#x|ok#1#v|") == [("ok", "v")]
+
+
+def test_values_and_profiles_are_written_only_with_db_flush_vals_profiles_or_at_shutdown(tmp_path):
+    path = tmp_path / "opensips.db"
+    p = db_proxy(path, 1)
+    module = p.core.modules["dialog"]
+    dialog = confirmed(p, "call-1")
+    module.store_value(dialog, "k", "v")
+    module._db_write(dialog)
+    assert (rows(path)[0]["vars"], rows(path)[0]["profiles"]) == (None, None)
+    p.core.shutdown()
+    assert rows(path)[0]["vars"] == b"k#1#v|"

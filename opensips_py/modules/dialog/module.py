@@ -102,6 +102,7 @@ class Module(ModuleBase):
         self.delete_delay = self.int_param("delete_delay")
         self.db_mode = self.int_param("db_mode")
         self.db_update_period = max(1, self.int_param("db_update_period"))
+        self.db_flush_values = bool(self.int_param("db_flush_vals_profiles"))
         self.table = DialogTable(self.int_param("hash_size"))
         self.profiles = Profiles()
         try:
@@ -168,9 +169,9 @@ class Module(ModuleBase):
                 self.store.delete_all()
                 for dialog in self.table:
                     if dialog.state in (CONFIRMED_NA, CONFIRMED):
-                        self._db_write(dialog, insert=True)
-            elif self.db_mode == DB_DELAYED:
-                self._flush_db(force=True)
+                        self._db_write(dialog, insert=True, shutdown=True)
+            elif self.db_mode in (DB_DELAYED, DB_REALTIME):
+                self._flush_db(force=True, shutdown=True)
         except Exception as exc:  # noqa: BLE001 - shutdown goes on
             self._log(-1, f"saving dialogs at shutdown failed: {exc}")
 
@@ -913,12 +914,13 @@ class Module(ModuleBase):
         names = self.flag_list(dialog.user_flags)
         return names or None
 
-    def _db_write(self, dialog: Dialog, insert: bool = False) -> None:
+    def _db_write(self, dialog: Dialog, insert: bool = False, shutdown: bool = False) -> None:
         if self.store is None:
             return
         from opensips_py.db import DatabaseError
         try:
-            kwargs = {"expiry": self.timeout_at(dialog), "script_flags": self._script_flags_text(dialog)}
+            kwargs = {"expiry": self.timeout_at(dialog), "script_flags": self._script_flags_text(dialog),
+                      "with_values": shutdown or self.db_flush_values}
             if insert or dialog.flags & model.FLAG_NEW:
                 self.store.insert(dialog, **kwargs)
             else:
@@ -936,7 +938,7 @@ class Module(ModuleBase):
         except DatabaseError as exc:
             self._log(-1, f"could not remove dialog {dialog.did} from the database: {exc}")
 
-    def _flush_db(self, force: bool = False) -> None:
+    def _flush_db(self, force: bool = False, shutdown: bool = False) -> None:
         """db_mode 2 (dialog_update_db): insert the new confirmed dialogs, update the changed ones, remove
         the ended ones (which then leave memory too)."""
         deleted, self._db_deleted = self._db_deleted, []
@@ -948,7 +950,7 @@ class Module(ModuleBase):
             if dialog.state not in (CONFIRMED_NA, CONFIRMED):
                 continue
             if dialog.flags & (model.FLAG_NEW | model.FLAG_CHANGED | model.FLAG_VP_CHANGED) or force:
-                self._db_write(dialog)
+                self._db_write(dialog, shutdown=shutdown)
 
     def _restore(self) -> None:
         """Load the dialogs stored by a previous run (load_dialog_info_from_db)."""

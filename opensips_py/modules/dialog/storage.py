@@ -48,7 +48,10 @@ class DialogStore:
         self.db.check_version(self.table, TABLE_VERSION)
 
     # ------------------------------------------------------------------------------ writing
-    def row(self, dialog: Dialog, *, expiry: int, script_flags: str | None) -> dict[str, Any]:
+    def row(self, dialog: Dialog, *, expiry: int, script_flags: str | None, with_values: bool = True
+            ) -> dict[str, Any]:
+        """The row of a dialog; without `with_values` (db_flush_vals_profiles 0, not at shutdown) the values,
+        profiles and script flags are left NULL, as set_final_update_cols() does."""
         c = self.col
         caller = dialog.legs[0]
         callee = dialog.callee or Leg()
@@ -63,9 +66,11 @@ class DialogStore:
             c["from_sock"]: socket_text(caller.socket) or "", c["to_sock"]: socket_text(callee.socket) or "",
             c["state"]: dialog.state, c["start_time"]: dialog.start_ts, c["timeout"]: expiry,
             c["vars"]: write_pairs(list(dialog.vals.items())).encode("utf-8", "surrogateescape")
-            if dialog.vals else None,
-            c["profiles"]: write_pairs([(n, v or "") for n, v in dialog.profiles]) if dialog.profiles else None,
-            c["sflags"]: script_flags, c["mflags"]: 0, c["flags"]: dialog.flags & ~_TRANSIENT_FLAGS,
+            if dialog.vals and with_values else None,
+            c["profiles"]: write_pairs([(n, v or "") for n, v in dialog.profiles])
+            if dialog.profiles and with_values else None,
+            c["sflags"]: script_flags if with_values else None, c["mflags"]: 0,
+            c["flags"]: dialog.flags & ~_TRANSIENT_FLAGS,
             "rt_on_answer": dialog.rt_on_answer, "rt_on_timeout": dialog.rt_on_timeout,
             "rt_on_hangup": dialog.rt_on_hangup,
         }

@@ -1,7 +1,8 @@
-"""Stateless proxy throughput: the highest call rate a proxy on ONE core completes for 20 s with 0 failed calls.
+"""Proxy throughput: the highest call rate a proxy on ONE core completes for 20 s with 0 failed calls.
 
     .venv/bin/python benchmarks/proxy/run.py                  # opensips-py, then Kamailio as the same-run baseline
     .venv/bin/python benchmarks/proxy/run.py --proxy opensips-py --duration 20 --start 1000
+    .venv/bin/python benchmarks/proxy/run.py --config stateful  # usrloc lookup + record_route + t_relay
 
 Set-up (loopback only): the proxy is pinned to one core with taskset (`--proxy-cpu`, default 0); SIPp's built-in
 `-sn uas` and `-sn uac` (INVITE, 100/180/200, ACK, BYE) run pinned to the other core(s). For each rate the UAC
@@ -12,6 +13,11 @@ system, all its processes, from /proc) is divided by the calls: "CPU µs per cal
 Configs: benchmarks/proxy/opensips-py.cfg (mf_process_maxfwd_header + forward()) and benchmarks/proxy/kamailio.cfg
 (the same logic in Kamailio's dialect, one UDP worker). Kamailio comes from Debian: the script runs
 `apt-get install -y kamailio` when the binary is missing (root only).
+
+`--config stateful`: opensips-py-stateful.cfg / kamailio-stateful.cfg. The callee (SIPp with
+sipp/uas_rr.xml, which echoes Record-Route) is registered once per proxy start (a REGISTER sent from here,
+Contact sip:service@127.0.0.1:<uas port>); each call is looked up in usrloc, record-routed and relayed with
+t_relay(); the caller (sipp/uac_rr.xml) sends ACK and BYE through the Route set, so loose_route() relays them.
 
 Prints one line per run and a summary; `--json FILE` also writes the results.
 """
@@ -115,19 +121,21 @@ def tree_cpu_seconds(pid: int) -> float:
 class Proxy:
     """A proxy process pinned to one core."""
 
-    def __init__(self, kind: str, cpu: str, workdir: Path) -> None:
+    def __init__(self, kind: str, cpu: str, workdir: Path, config: str = "stateless") -> None:
         self.kind = kind
         self.cpu = cpu
         self.workdir = workdir
+        self.config = config
         self.process: subprocess.Popen | None = None
         self.log = open(workdir / f"{kind}.log", "w")
 
     def command(self) -> list[str]:
+        suffix = "-stateful" if self.config == "stateful" else ""
         if self.kind == "opensips-py":
             return ["taskset", "-c", self.cpu, sys.executable, "-m", "opensips_py", "-f",
-                    str(HERE / "opensips-py.cfg")]
+                    str(HERE / f"opensips-py{suffix}.cfg")]
         return ["taskset", "-c", self.cpu, "kamailio", "-DD", "-E", "-m", "256", "-M", "16", "-f",
-                str(HERE / "kamailio.cfg")]
+                str(HERE / f"kamailio{suffix}.cfg")]
 
     def start(self) -> None:
         self.process = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
@@ -165,16 +173,55 @@ def sipp_cpus(proxy_cpu: str) -> str:
     return ",".join(others) or proxy_cpu
 
 
+def register_callee(timeout: float = 5.0) -> bool:
+    """REGISTER sip:service@127.0.0.1 with the SIPp callee's address as Contact; True once a 200 came."""
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.settimeout(0.5)
+        for attempt in range(20):
+            if time.monotonic() > deadline:
+                break
+            message = (f"REGISTER sip:127.0.0.1:{PROXY_PORT} SIP/2.0\r\n"
+                       f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKbenchreg{attempt}\r\n"
+                       "Max-Forwards: 70\r\n"
+                       f"From: <sip:service@127.0.0.1:{PROXY_PORT}>;tag=benchreg\r\n"
+                       f"To: <sip:service@127.0.0.1:{PROXY_PORT}>\r\n"
+                       "Call-ID: bench-register@127.0.0.1\r\n"
+                       f"CSeq: {attempt + 1} REGISTER\r\n"
+                       f"Contact: <sip:service@127.0.0.1:{UAS_PORT}>\r\n"
+                       "Expires: 3600\r\nContent-Length: 0\r\n\r\n").encode()
+            sock.sendto(message, ("127.0.0.1", PROXY_PORT))
+            try:
+                while True:
+                    data = sock.recv(65535)
+                    if data.startswith(b"SIP/2.0 200"):
+                        return True
+                    if not data.startswith(b"SIP/2.0 1"):
+                        break
+            except OSError:
+                continue
+    return False
+
+
 def run_rate(proxy: Proxy, rate: int, duration: int, sipp_cpu: str, workdir: Path) -> Run:
     calls = rate * duration
-    uas = subprocess.Popen(["taskset", "-c", sipp_cpu, "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p",
+    stateful = proxy.config == "stateful"
+    uas_scenario = ["-sf", str(HERE / "sipp" / "uas_rr.xml")] if stateful else ["-sn", "uas"]
+    uac_scenario = ["-sf", str(HERE / "sipp" / "uac_rr.xml")] if stateful else ["-sn", "uac"]
+    uas = subprocess.Popen(["taskset", "-c", sipp_cpu, "sipp", *uas_scenario, "-i", "127.0.0.1", "-p",
                             str(UAS_PORT), "-nostdin", "-bind_local"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir,
                            start_new_session=True)
     time.sleep(0.5)
+    if stateful and not register_callee():
+        os.killpg(uas.pid, signal.SIGTERM)
+        uas.wait(timeout=10)
+        return Run(proxy.kind, rate, calls, False, None, None, 0.0, None, 0.0, "the callee could not register")
     cpu_before = proxy.cpu_seconds()
     started = time.monotonic()
-    uac = subprocess.run(["taskset", "-c", sipp_cpu, "sipp", "-sn", "uac", f"127.0.0.1:{PROXY_PORT}", "-i",
+    uac = subprocess.run(["taskset", "-c", sipp_cpu, "sipp", *uac_scenario, f"127.0.0.1:{PROXY_PORT}", "-i",
                           "127.0.0.1", "-p", str(UAC_PORT), "-s", "service", "-r", str(rate), "-m", str(calls),
                           "-l", str(max(rate * 4, 100)), "-nostdin", "-timeout", str(duration * 3 + 30),
                           "-timeout_error", "-bind_local"],
@@ -208,7 +255,7 @@ def search(kind: str, args, workdir: Path) -> Result:
     steps = 0
     while steps < 40:
         steps += 1
-        proxy = Proxy(kind, args.proxy_cpu, workdir)
+        proxy = Proxy(kind, args.proxy_cpu, workdir, args.config)
         try:
             proxy.start()
             run = run_rate(proxy, rate, args.duration, sipp_cpu, workdir)
@@ -249,6 +296,8 @@ def ensure_kamailio() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--proxy", choices=("opensips-py", "kamailio", "both"), default="both")
+    parser.add_argument("--config", choices=("stateless", "stateful"), default="stateless",
+                        help="stateless forward(), or usrloc lookup + record_route + t_relay (default stateless)")
     parser.add_argument("--duration", type=int, default=20, help="seconds of calls per rate (default 20)")
     parser.add_argument("--start", type=int, default=500, help="first rate tried (calls/s)")
     parser.add_argument("--resolution", type=int, default=100, help="stop bisecting within this many calls/s")
@@ -274,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             results.append(search(kind, args, Path(tmp)))
     info["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-    print("\nsummary (highest rate with 0 failed calls over "
+    print(f"\nsummary ({args.config}: highest rate with 0 failed calls over "
           f"{args.duration} s, proxy pinned to CPU {args.proxy_cpu}):")
     for result in results:
         print(f"  {result.proxy:12s} {result.best_rate:6d} calls/s, {result.cpu_us_per_call} proxy CPU us per call")
@@ -282,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ratio opensips-py / kamailio: {results[0].best_rate / results[1].best_rate:.2f}")
     print(f"  load average before {info['loadavg']}, after {info['loadavg_after']}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, "duration": args.duration,
+        Path(args.json).write_text(json.dumps({"machine": info, "duration": args.duration, "config": args.config,
                                                "results": [asdict(r) for r in results]}, indent=2))
     return 0
 

@@ -52,12 +52,12 @@ class CallbackList:
     __slots__ = ("entries", "types_set")
 
     def __init__(self) -> None:
-        self.entries: list[tuple[TMCB, Callback]] = []
-        self.types_set = TMCB(0)
+        self.entries: list[tuple[int, Callback]] = []
+        self.types_set = 0  # a plain int: enum flag operations are slow on the hot path
 
     def add(self, types: TMCB, fn: Callback) -> None:
-        self.entries.append((types, fn))
-        self.types_set |= types
+        self.entries.append((int(types), fn))
+        self.types_set |= int(types)
 
     def wants(self, kind: TMCB) -> bool:
         return bool(self.types_set & kind)

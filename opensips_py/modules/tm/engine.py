@@ -47,6 +47,8 @@ E_NO_DESTINATION, E_BAD_REQ, E_BAD_URI, E_BAD_ADDRESS, E_SEND, E_IP_BLOCKED = -1
 E_BAD_TO, E_INVALID_PARAMS = -13, -14
 
 TM_BRANCH_MAX = 256
+# the TMCB bits as plain ints for the hot path's checks (enum flag operations cost microseconds)
+CB_REQUEST_IN, CB_REQUEST_FWDED, CB_ON_FAILURE = int(TMCB.REQUEST_IN), int(TMCB.REQUEST_FWDED), int(TMCB.ON_FAILURE)
 TM_TAG_SIGNATURE = "OpenSIPS-TM/tags"
 CANCELING = "canceling"
 
@@ -137,8 +139,9 @@ class TransactionLayer:
         if callbacks is None or not callbacks.types_set & kind:
             return
         params.type = kind
+        bit = int(kind)
         for types, fn in list(callbacks.entries):
-            if types & kind:
+            if types & bit:
                 try:
                     fn(t, params)
                 except Exception as exc:  # noqa: BLE001 - a module's callback must not break tm
@@ -253,9 +256,6 @@ class TransactionLayer:
         t.rcv = ctx.received
         t.hash_key = self.table.hash_key(msg)
         t.via_key = via_key_of(msg)
-        for attr, name in (("from_line", "from"), ("to_line", "to"), ("callid_line", "call-id")):
-            found = msg.header_fields(name)
-            setattr(t, attr, found[0].raw if found else "")
         cseq = msg.cseq
         t.cseq_number = str(cseq.number) if cseq is not None else "0"
         if state.fr_timeout is not None:
@@ -274,10 +274,10 @@ class TransactionLayer:
         state.t = t
         state.looked_up = True
         state.kr = KillReason.NONE
-        if self.global_callbacks.types_set & TMCB.REQUEST_IN:
+        if self.global_callbacks.types_set & CB_REQUEST_IN:
             params = TMCBParams(TMCB.REQUEST_IN, request=msg, ctx=ctx)
             for types, fn in list(self.global_callbacks.entries):
-                if types & TMCB.REQUEST_IN:
+                if types & CB_REQUEST_IN:
                     try:
                         fn(t, params)
                     except Exception as exc:  # noqa: BLE001
@@ -561,14 +561,12 @@ class TransactionLayer:
                 if not self._run_branch_route(t, ctx, branch):
                     self.core.logger.debug(f"dropping branch <{branch.uri}>", "tm")
                     return E_UNSPEC
-            if t.callbacks is not None and t.callbacks.types_set & TMCB.REQUEST_FWDED:
+            if t.callbacks is not None and t.callbacks.types_set & CB_REQUEST_FWDED:
                 self._run_callbacks(t, TMCB.REQUEST_FWDED, TMCBParams(TMCB.REQUEST_FWDED, request=msg,
                                                                        branch=index, ctx=ctx))
             try:
-                if proxy and not branch.dst_uri:
-                    target = parse_destination(proxy)
-                else:
-                    target = target_of_uri(URI(branch.dst_uri or branch.uri))
+                # parse_destination() keeps a cache of the URIs it has read (next hops and contacts repeat)
+                target = parse_destination(proxy if proxy and not branch.dst_uri else (branch.dst_uri or branch.uri))
             except (BadDestination, SIPParseError) as exc:
                 self.core.logger.error(f"bad destination <{branch.dst_uri or branch.uri}>: {exc}", "tm")
                 return E_BAD_URI
@@ -890,7 +888,7 @@ class TransactionLayer:
                     self.cancel_uacs(t, minor_cancel)
             before = len(t.branches)
             fwded_before = sum(1 for b in t.branches if b.sent is not None)
-            if t.on_failure is not None or (t.callbacks is not None and t.callbacks.types_set & TMCB.ON_FAILURE):
+            if t.on_failure is not None or (t.callbacks is not None and t.callbacks.types_set & CB_ON_FAILURE):
                 self._run_failure_handlers(t, picked)
             if t.status >= 200:
                 return RPS.COMPLETED, cancel
@@ -901,9 +899,7 @@ class TransactionLayer:
         else:
             branch.last_received = code
             if decision.relay_current:
-                relay = index
-                if msg is not None and code >= 200:
-                    branch.reply = msg
+                relay = index  # (a 1xx/2xx is relayed at once, never kept: only final failures are picked)
             if decision.cancel_pending:
                 cancel = self.which_cancel(t)
         if relay >= 0:
@@ -1057,8 +1053,6 @@ class TransactionLayer:
             branch.last_received = code
             if decision.relay_current:
                 winner_index = index
-                if msg is not None:
-                    branch.reply = msg
         if winner_index >= 0:
             winner = t.branches[winner_index]
             reply = winner.reply if winner.reply is not FAKED else None

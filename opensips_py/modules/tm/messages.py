@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opensips_py.runtime.forward import STREAM_PROTOCOLS, via_host_text
+from opensips_py.runtime.sanity import header_index
 from opensips_py.sip import SIPParseError, parse_message
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +49,10 @@ def _route_lines(sent: bytes) -> list[str]:
 def build_local(t: "Transaction", branch: "ClientBranch", method: str, *, reply: "Response | None" = None,
                 extra: list[str] | None = None, server_signature: bool = True) -> bytes:
     """CANCEL (no `reply`) or ACK (to `reply`) for one branch: build_local() of t_msgbuilder.c."""
+    if not t.from_line and t.request is not None:  # the request's own lines, read once, when first needed
+        for attr, name in (("from_line", "from"), ("to_line", "to"), ("callid_line", "call-id")):
+            found = t.request.header_fields(name)
+            setattr(t, attr, found[0].raw if found else "")
     if reply is not None:
         to_fields = reply.header_fields("to")
         from_fields = reply.header_fields("from")
@@ -76,7 +81,17 @@ def relayed_reply(reply: "Response", proto: str, extra_headers: list[str] | None
     lumps = saved.copy()
     reply.lumps = lumps
     try:
-        reply.remove_top_via()
+        via_lines = header_index(reply).get("via")
+        vias = reply.via
+        if via_lines and len(via_lines) == len(vias):  # one Via per line: leave the first line out
+            lumps.removed.add(via_lines[0])
+        elif via_lines and vias:  # "Via: ours, theirs": keep what follows our value (parsed already)
+            field = reply.header_fields("via")[0]
+            value = field.value
+            rest = value[value.find(vias[0].raw) + len(vias[0].raw):].lstrip(" \t")
+            reply.replace_field(field.index, rest[1:].lstrip(" \t") if rest.startswith(",") else rest)
+        else:
+            reply.remove_top_via()
         if extra_headers:
             anchor = _anchor_before(reply, "content-length")
             lumps.insert.setdefault(anchor, []).extend(extra_headers)

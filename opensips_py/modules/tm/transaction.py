@@ -16,7 +16,6 @@ Transactions are kept by (Call-ID, CSeq number), OpenSIPS's hash entry, and by i
 """
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING, Any
 
 from opensips_py.modules.tm.callbacks import CallbackList
@@ -40,8 +39,9 @@ class _Faked:
 FAKED = _Faked()
 
 
-class KillReason(enum.IntFlag):
-    """What the script did with a transaction (t_funcs.h kill_reason): nothing means it is released."""
+class KillReason:
+    """What the script did with a transaction (t_funcs.h kill_reason), bits of an int (plain ints: enum flags
+    cost microseconds on the hot path): none means the script left it alone, and it is released."""
 
     NONE = 0
     REQ_FWDED = 1

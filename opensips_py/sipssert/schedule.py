@@ -78,6 +78,13 @@ class Task:
         missing = sorted(set(re.findall(r"error E301: (\S+) is not implemented in opensips-py", text)))
         if missing:  # the proxy refused the config: name what it lacks, not where
             return "not implemented yet: " + ", ".join(missing)
+        sipp = sipp_reason(text)
+        if sipp:
+            return sipp
+        errors = [line.strip() for line in text.splitlines() if re.search(r"\b(error|ERROR|CRITICAL)\b", line)
+                  and "UDP errors" not in line and "TCP errors" not in line]
+        if errors and not any("Traceback" in line for line in text.splitlines()):
+            return " | ".join(errors[:lines])
         kept = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("$ ")]
         return " | ".join(kept[-lines:])
 
@@ -106,6 +113,28 @@ class Task:
             if re.search(pattern, logs):
                 return False, f"checklogs: {pattern!r} must not appear"
         return True, ""
+
+
+_SIPP_UNEXPECTED = re.compile(
+    r"Aborting call on unexpected message for Call-I[dD] '[^']*': while expecting '([^']+)' \(index (\d+)\), "
+    r"received '([^\r\n]*)\r?\n(.*?)'\r?\n", re.S)
+_SIPP_OTHER = re.compile(r"^\S+\s+\S+\s+[\d.]+: (.+)$", re.M)  # "date time epoch: message"
+
+
+def sipp_reason(text: str) -> str:
+    """What SIPp complained about, in one line: an unexpected message (what it waited for, what came, for
+    which CSeq), a failed regexp check, a retransmission timeout; '' when the log has none of these."""
+    match = _SIPP_UNEXPECTED.search(text)
+    if match:
+        expected, index, first_line, rest = match.groups()
+        cseq = re.search(r"^CSeq:\s*(.+?)\s*$", rest, re.M | re.I)
+        return (f"SIPp expected {expected} (message {index}), got '{first_line.strip()}'"
+                + (f" (CSeq {cseq.group(1)})" if cseq else ""))
+    for message in _SIPP_OTHER.findall(text):
+        if any(word in message for word in ("Aborting", "Failed", "failed", "timeout", "timed out",
+                                             "Unexpected", "unexpected", "Error", "error")):
+            return "SIPp: " + " ".join(message.split())[:240]
+    return ""
 
 
 class Dependency:

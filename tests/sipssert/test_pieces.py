@@ -404,3 +404,28 @@ def test_namespace_mode_keeps_files_as_written(tmp_path):
     cfg = (ws.scenario_dir / "opensips.cfg").read_text()
     assert f'sqlite://{ws.volumes["db_sqlite"]}/opensips.db' in cfg and "192.168.52.1" in cfg
     assert ws.map("udp:192.168.52.1:5060 /home/x") == f"udp:192.168.52.1:5060 {ws.scenario_dir}/x"
+
+
+# ------------------------------------------------------------------------------------------------ reasons
+
+def test_sipp_failures_are_reported_as_what_sipp_waited_for_and_what_came():
+    from opensips_py.sipssert.schedule import sipp_reason
+    log = ("2026-11-26\t07:55:11.428984\t1795679711.428984: Aborting call on unexpected message for Call-Id "
+           "'1-31069@192.168.52.2': while expecting '200' (index 7), received 'SIP/2.0 408 Request Timeout\n"
+           "Via: SIP/2.0/UDP 192.168.52.2:5040;branch=z9hG4bK-31069-1-6\nCSeq: 2 BYE\nContent-Length: 0\n'\n"
+           "Resolving remote sending address 192.168.52.1...\n")
+    assert sipp_reason(log) == "SIPp expected 200 (message 7), got 'SIP/2.0 408 Request Timeout' (CSeq 2 BYE)"
+    assert sipp_reason("2026-11-26\t08:00:00.1\t1.5: Call-Id '1-2@x' timed out waiting for 200\n") == \
+        "SIPp: Call-Id '1-2@x' timed out waiting for 200"
+    assert sipp_reason("Resolving remote host '192.168.52.1'... Done.\n") == ""
+
+
+def test_markdown_table_counts_per_set_and_one_row_per_scenario():
+    from opensips_py.sipssert.runner import markdown_table
+    table = markdown_table([Result("auth/01.x", "PASS", seconds=3.21),
+                            Result("auth/02.y", "FAIL", "OpenSIPS exited 1: a | b", seconds=1.0),
+                            Result("b2b/01.z", "SKIP", "needs a MySQL server")])
+    lines = table.splitlines()
+    assert "| auth | 2 | 1 | 1 | 0 |" in lines and "| **all** | **3** | **1** | **1** | **1** |" in lines
+    assert "| auth/02.y | FAIL | OpenSIPS exited 1: a \\| b | 1.0 |" in lines
+    assert "| auth/01.x | PASS |  | 3.2 |" in lines

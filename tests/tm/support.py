@@ -57,8 +57,9 @@ class TMProxy(Proxy):
         return [line.split(f":{module}:", 1)[1] for line in self.logs if f":{module}:" in line]
 
 
-def tm_proxy(config: str, **kwargs) -> TMProxy:
-    return TMProxy(config, head=TM_HEAD, **kwargs)
+def tm_proxy(config: str, head_extra: str = "", **kwargs) -> TMProxy:
+    """A proxy with tm and sipmsgops loaded (and `head_extra` lines: more loadmodule/modparam)."""
+    return TMProxy(config, head=TM_HEAD + head_extra, **kwargs)
 
 
 def to(sends, address: tuple[str, int]):

@@ -198,3 +198,22 @@ def test_statuses_helper_sees_provisionals_of_every_branch():
     for address in (UAS, UAS2, UAS3):
         Callee(proxy, address, answers={"INVITE": [(180, "r")]})
     assert statuses(proxy.send(request("INVITE"))) == [100, 180, 180, 180]
+
+
+def test_lookup_with_two_registered_contacts_forks_in_parallel():
+    proxy = tm_proxy('''
+route {
+    if (is_method("REGISTER")) { save("location"); exit; }
+    if (!lookup("location")) { t_reply(404, "Not Found"); exit; }
+    t_relay();
+}
+''', head_extra='loadmodule "usrloc.so"\nloadmodule "registrar.so"\n')
+    first = Callee(proxy, UAS, answers={"INVITE": [(180, "a")], "CANCEL": [(200, None)]})
+    second = Callee(proxy, UAS2, answers={"INVITE": [(200, "b")]})
+    register = request("REGISTER", ruri="sip:192.0.2.1", extra="Expires: 600")
+    register = register.replace(b"To: Bob <sip:bob@biloxi.com>", b"To: <sip:bob@192.0.2.1>").replace(
+        b"Contact: <sip:alice@192.0.2.10>", b"Contact: <sip:bob@192.0.2.20:5060>;q=0.8, <sip:bob@192.0.2.30:5060>;q=0.5")
+    assert statuses(proxy.send(register)) == [200]
+    sent = proxy.send(request("INVITE", ruri="sip:bob@192.0.2.1", call_id="fork@x", branch="z9hG4bKfork"))
+    assert first.methods() == ["INVITE", "CANCEL"] and second.methods() == ["INVITE"]
+    assert [m.status for m in final(sent)] == [200]

@@ -136,6 +136,10 @@ class Module(ModuleBase):
     def stats(self) -> dict[str, int]:
         return dict(self._stats) if self.layer.settings.enable_stats else {}
 
+    def mi_commands(self) -> dict[str, Callable]:
+        from opensips_py.modules.tm.mi import mi_commands
+        return mi_commands(self.layer)
+
     # ================================================================================== script functions
     def t_newtran(self, ctx) -> int:
         msg = ctx.msg

@@ -217,3 +217,21 @@ route {
     sent = proxy.send(request("INVITE", ruri="sip:bob@192.0.2.1", call_id="fork@x", branch="z9hG4bKfork"))
     assert first.methods() == ["INVITE", "CANCEL"] and second.methods() == ["INVITE"]
     assert [m.status for m in final(sent)] == [200]
+
+
+def test_in_failure_route_the_branch_index_is_the_last_replying_branch_and_the_code_the_winners():
+    proxy = tm_proxy('''
+route {
+    append_branch("sip:carol@192.0.2.30:5060");
+    $du = "sip:192.0.2.20:5060";
+    t_on_failure("f");
+    t_relay();
+}
+failure_route[f] {
+    xlog("idx=$T_branch_idx code=$T_reply_code\\n");
+}
+''')
+    Callee(proxy, UAS, answers={"INVITE": [(404, "a")]})
+    Callee(proxy, UAS2, answers={"INVITE": [(486, "b")]})
+    proxy.send(request("INVITE"))
+    assert proxy.script_logs() == ["idx=1 code=404"]

@@ -889,7 +889,7 @@ class TransactionLayer:
             before = len(t.branches)
             fwded_before = sum(1 for b in t.branches if b.sent is not None)
             if t.on_failure is not None or (t.callbacks is not None and t.callbacks.types_set & CB_ON_FAILURE):
-                self._run_failure_handlers(t, picked)
+                self._run_failure_handlers(t, picked, index)
             if t.status >= 200:
                 return RPS.COMPLETED, cancel
             if len(t.branches) > before and sum(1 for b in t.branches if b.sent is not None) > fwded_before:
@@ -981,15 +981,17 @@ class TransactionLayer:
                         lines.append(found.raw)
         return lines
 
-    def _run_failure_handlers(self, t: Transaction, picked: int) -> None:
+    def _run_failure_handlers(self, t: Transaction, picked: int, current: int) -> None:
         """run_failure_handlers(): the ON_FAILURE callbacks, then failure_route on the request as the
-        request route left it (disarmed first: re-arm with t_on_failure() for one more failover)."""
+        request route left it (disarmed first: re-arm with t_on_failure() for one more failover). $T_branch_idx
+        there is the branch whose reply (or timeout) completed the set; the winner is `picked`."""
         request = t.request
         if request is None or t.method == "CANCEL":
             return
         t.picked_branch = picked
         winner = t.branches[picked].reply
-        ctx = self._faked_context(t, RouteType.FAILURE, picked)
+        ctx = self._faked_context(t, RouteType.FAILURE, current)
+        ctx.module_state["tm"].picked = picked
         ctx.reply = winner if winner is not FAKED else None
         if t.callbacks is not None:
             self._run_callbacks(t, TMCB.ON_FAILURE, TMCBParams(TMCB.ON_FAILURE, request=request,
@@ -1022,9 +1024,7 @@ class TransactionLayer:
         sl_state = t.data.get("_sl_state")
         if sl_state:
             ctx.module_state["sl"] = {k: (list(v) if isinstance(v, list) else v) for k, v in sl_state.items()}
-        state = TMState(t, True, branch)
-        state.picked = branch
-        ctx.module_state["tm"] = state
+        ctx.module_state["tm"] = TMState(t, True, branch)
         return ctx
 
     # ------------------------------------------------------------------------------------------ local (t_uac)

@@ -76,8 +76,8 @@ class Task:
         except OSError:
             return ""
         missing = sorted(set(re.findall(r"error E301: (\S+) is not implemented in opensips-py", text)))
-        if missing:  # the proxy refused the config: name what it lacks, not where
-            return "not implemented yet: " + ", ".join(missing)
+        if missing:  # the proxy refused the config: name what it lacks (module: functions), not where
+            return "not implemented yet: " + missing_by_module(missing)
         sipp = sipp_reason(text)
         if sipp:
             return sipp
@@ -113,6 +113,22 @@ class Task:
             if re.search(pattern, logs):
                 return False, f"checklogs: {pattern!r} must not appear"
         return True, ""
+
+
+def missing_by_module(functions: list[str]) -> str:
+    """`b2b_logic: b2b_bridge(), b2b_init_request(); cachedb_local: cache_store()` for a list of `name()`:
+    the module whose exports table has each function (the script's loadmodule decides in the rare
+    case of a name two modules export; the first known module is named here)."""
+    from opensips_py.modules import exports_of, known_modules
+    owners: dict[str, str] = {}
+    for module in known_modules():
+        exports = exports_of(module)
+        for function in getattr(exports, "functions", ()) if exports else ():
+            owners.setdefault(function.name, module)
+    grouped: dict[str, list[str]] = {}
+    for call in functions:
+        grouped.setdefault(owners.get(call.rstrip("()"), "core"), []).append(call)
+    return "; ".join(f"{module}: {', '.join(calls)}" for module, calls in grouped.items())
 
 
 _SIPP_UNEXPECTED = re.compile(

@@ -429,3 +429,9 @@ def test_markdown_table_counts_per_set_and_one_row_per_scenario():
     assert "| auth | 2 | 1 | 1 | 0 |" in lines and "| **all** | **3** | **1** | **1** | **1** |" in lines
     assert "| auth/02.y | FAIL | OpenSIPS exited 1: a \\| b | 1.0 |" in lines
     assert "| auth/01.x | PASS |  | 3.2 |" in lines
+
+
+def test_functions_the_proxy_lacks_are_grouped_by_module():
+    from opensips_py.sipssert.schedule import missing_by_module
+    assert missing_by_module(["b2b_bridge()", "b2b_init_request()", "stir_shaken_verify()"]) == \
+        "b2b_logic: b2b_bridge(), b2b_init_request(); stir_shaken: stir_shaken_verify()"

@@ -144,8 +144,9 @@ class Call:
 
     # ---------------------------------------------------------------------------------- requests
     def invite(self, extra: str = ""):
-        lines = [f"INVITE sip:bob@192.0.2.20 SIP/2.0", f"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv{self.call_id}",
-                 "Max-Forwards: 70", "To: <sip:bob@biloxi.example>", f"From: <sip:alice@atlanta.example>;tag={self.caller.tag}",
+        lines = ["INVITE sip:bob@192.0.2.20 SIP/2.0",
+                 f"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv{self.call_id}", "Max-Forwards: 70",
+                 "To: <sip:bob@biloxi.example>", f"From: <sip:alice@atlanta.example>;tag={self.caller.tag}",
                  f"Call-ID: {self.call_id}", "CSeq: 1 INVITE", f"Contact: <{self.caller.contact}>"]
         if extra:
             lines += extra.strip("\n").split("\n")

@@ -134,8 +134,10 @@ def test_a_profile_declared_twice_refuses_to_start():
 
 def test_dialog_loaded_before_rr_and_tm_still_hooks_into_them():
     """SIPssert's dialog configs load dialog.so before rr.so: the modules' init() order must not matter."""
-    head = DIALOG_HEAD.replace('loadmodule "rr.so"\nloadmodule "dialog.so"\n', 'loadmodule "dialog.so"\nloadmodule "rr.so"\n')
-    head = head.replace('loadmodule "tm.so"\n', '').replace('loadmodule "dialog.so"\n', 'loadmodule "dialog.so"\nloadmodule "tm.so"\n')
+    head = DIALOG_HEAD.replace('loadmodule "rr.so"\nloadmodule "dialog.so"\n',
+                               'loadmodule "dialog.so"\nloadmodule "rr.so"\n')
+    head = head.replace('loadmodule "tm.so"\n', '').replace('loadmodule "dialog.so"\n',
+                                                             'loadmodule "dialog.so"\nloadmodule "tm.so"\n')
     assert head.index("dialog.so") < head.index("rr.so") and head.index("dialog.so") < head.index("tm.so")
     p = Proxy('route {\n\tcreate_dialog();\n\trecord_route();\n\tforward("udp:192.0.2.20:5060");\n}\n', head=head)
     sent = p.send(request())

@@ -27,7 +27,7 @@ from opensips_py.modules.base import ModuleBase, ModuleInitError
 from opensips_py.modules.dialog import EXPORTS, model
 from opensips_py.modules.dialog.mi import dialog_object, socket_text
 from opensips_py.modules.dialog.model import (
-    CALLER_LEG, CONFIRMED, CONFIRMED_NA, DELETED, DIR_DOWNSTREAM, DIR_NONE, DIR_UPSTREAM, EARLY, UNCONFIRMED,
+    CALLER_LEG, CONFIRMED, CONFIRMED_NA, DELETED, DIR_DOWNSTREAM, DIR_UPSTREAM, EARLY, UNCONFIRMED,
     Dialog, DialogTable, Leg, next_state,
 )
 from opensips_py.modules.dialog.profiles import Profiles

@@ -301,3 +301,15 @@ def test_dlg_send_sequential_sends_a_request_of_our_own_to_the_chosen_leg():
     [request] = [parse_message(s.data) for s in sent if (s.host, s.port) == CALLER and s.data.startswith(b"OPTIONS")]
     assert (request.header("cseq"), request.from_.tag, request.to.tag) == ("1 OPTIONS", "b-tag", "a-tag")
     assert request.header("contact") == f"<{call.callee.contact}>"
+
+
+def test_an_ended_dialog_is_not_kept_alive_by_its_lifetime_timer():
+    import gc
+    import weakref
+    call = Call(proxy())
+    call.establish()
+    ref = weakref.ref(call.dialog)
+    call.in_dialog("BYE")
+    call.proxy.net.advance(40)  # past tm's wait timer; the 12 h lifetime is far away
+    gc.collect()
+    assert ref() is None and call.module._buckets == {}

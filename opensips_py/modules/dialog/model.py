@@ -180,7 +180,7 @@ class Dialog:
         self.user_flags = 0
         self.start_ts = 0
         self.lifetime = 0
-        self.timeout_tick = 0  # the timer tick at which the lifetime ends (0: not on the timer)
+        self.timeout_tick: int | None = None  # the timer tick at which the lifetime ends (None: not timing)
         self.vals: dict[str, "Value"] | None = None
         self.profiles: list[tuple[str, str | None]] | None = None
         self.end_reason: str | None = None

@@ -20,6 +20,7 @@ How a call is followed (OpenSIPS's dlg_handlers.c, same order of operations):
 """
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any, Callable
 
@@ -116,8 +117,8 @@ class Module(ModuleBase):
         self._flag_names: list[str] = []  # dialog flag names (3.4+), by bit
         self._tick_base: float | None = None
         self._ticking = False
-        self._lifetimes: list[tuple[int, int, Dialog]] = []  # heap of (tick, seq, dialog)
-        self._seq = 0
+        self._buckets: dict[int, dict[Dialog, None]] = {}  # tick -> the dialogs whose lifetime ends then
+        self._bucket_ticks: list[int] = []  # heap of the ticks that have (or had) a bucket
         self._options_pings: dict[Dialog, int] = {}  # dialog -> next ping tick
         self._reinvite_pings: dict[Dialog, int] = {}
         self._next_db_flush = 0
@@ -234,40 +235,51 @@ class Module(ModuleBase):
         if self.db_mode == DB_DELAYED and tick >= self._next_db_flush:
             self._next_db_flush = tick + self.db_update_period
             self._flush_db()
-        if len(self.table) or self._lifetimes or self._db_deleted:
+        if len(self.table) or self._buckets or self._db_deleted:
             self.core.add_timer(self._tick_base + tick + 1, self._on_tick)
         else:
             self._ticking = False
 
     def _set_lifetime_timer(self, dialog: Dialog, seconds: int) -> None:
-        """insert_dlg_timer()/update_dlg_timer(): expire `seconds` ticks from now."""
-        import heapq
-        dialog.timeout_tick = self.ticks() + max(0, seconds)
-        self._seq += 1
-        heapq.heappush(self._lifetimes, (dialog.timeout_tick, self._seq, dialog))
+        """insert_dlg_timer()/update_dlg_timer(): expire `seconds` ticks from now. Dialogs wait in one bucket
+        per tick (a dialog that ends early leaves its bucket, so nothing keeps it alive)."""
+        self._remove_lifetime_timer(dialog)
+        tick = self.ticks() + max(0, seconds)
+        dialog.timeout_tick = tick
+        bucket = self._buckets.get(tick)
+        if bucket is None:
+            bucket = self._buckets[tick] = {}
+            heapq.heappush(self._bucket_ticks, tick)
+        bucket[dialog] = None
         self._ensure_ticking()
 
     def _remove_lifetime_timer(self, dialog: Dialog) -> None:
-        dialog.timeout_tick = 0  # the heap entry is now stale and skipped
+        tick = dialog.timeout_tick
+        if tick is None:
+            return
+        dialog.timeout_tick = None
+        bucket = self._buckets.get(tick)
+        if bucket is not None:
+            bucket.pop(dialog, None)
+            if not bucket:
+                del self._buckets[tick]  # its tick stays in the heap and is skipped when due
 
     def _expire_lifetimes(self, tick: int) -> None:
-        import heapq
-        heap = self._lifetimes
-        for _ in range(1_000_000):
-            if not heap or heap[0][0] > tick:
+        heap = self._bucket_ticks
+        for _ in range(10_000_000):
+            if not heap or heap[0] > tick:
                 break
-            due, _seq, dialog = heapq.heappop(heap)
-            if dialog.timeout_tick != due or due == 0:
-                continue
-            dialog.timeout_tick = 0
-            try:
-                self._lifetime_expired(dialog)
-            except Exception as exc:  # noqa: BLE001
-                self._log(-1, f"dialog timeout handling failed for {dialog.callid}: {exc!r}")
+            bucket = self._buckets.pop(heapq.heappop(heap), None)
+            for dialog in bucket or ():
+                dialog.timeout_tick = None
+                try:
+                    self._lifetime_expired(dialog)
+                except Exception as exc:  # noqa: BLE001
+                    self._log(-1, f"dialog timeout handling failed for {dialog.callid}: {exc!r}")
 
     def timeout_at(self, dialog: Dialog) -> int:
         """The unix time the lifetime ends (MI `timeout`), 0 when not timing."""
-        if not dialog.timeout_tick:
+        if dialog.timeout_tick is None:
             return 0
         return int(self.now) + dialog.timeout_tick - self.ticks()
 
@@ -698,7 +710,7 @@ class Module(ModuleBase):
         """dlg_ontimeout()."""
         if dialog.rt_on_timeout and dialog.state < DELETED:
             self._run_dialog_route(dialog, dialog.rt_on_timeout)
-            if dialog.timeout_tick:  # the route set $DLG_timeout: the dialog lives on
+            if dialog.timeout_tick is not None:  # the route set $DLG_timeout: the dialog lives on
                 return
         if dialog.flags & model.FLAG_BYEONTIMEOUT and dialog.state in (CONFIRMED_NA, CONFIRMED):
             dialog.end_reason = "SIP Race Condition" if dialog.flags & model.FLAG_RACE_CONDITION_OCCURRED \
@@ -1394,7 +1406,7 @@ class Module(ModuleBase):
                     return 0
                 if dialog.state < CONFIRMED_NA:
                     return dialog.lifetime
-                return dialog.timeout_tick - self.ticks() if dialog.timeout_tick else 0
+                return dialog.timeout_tick - self.ticks() if dialog.timeout_tick is not None else 0
             state = ctx.module_state.get("dialog")
             return state.timeout if state is not None and state.timeout else None
 

@@ -285,10 +285,10 @@ def read_settings(config: ast.Config, extra_sockets: Iterable[str] = ()) -> Core
                                          s.advertised_host or settings.advertised_address,
                                          s.advertised_port or settings.advertised_port, s.tag)
                             for s in settings.sockets]
-    seen = set()
+    # The same proto:host:port twice (a socket= line and a -l option, say) is one listener: OpenSIPS keeps the
+    # first and drops the rest quietly (socket_info.c fix_socket_list).
+    unique: dict[tuple[str, str, int], ListenSocket] = {}
     for s in settings.sockets:
-        key = (s.proto, s.host, s.port)
-        if key in seen:
-            raise SettingsError(f"socket {s} is defined twice")
-        seen.add(key)
+        unique.setdefault((s.proto, s.host, s.port), s)
+    settings.sockets = list(unique.values())
     return settings

@@ -104,6 +104,14 @@ def test_sockets_come_from_socket_listen_and_the_command_line():
     assert (core.sockets[0].via_host, core.sockets[0].via_port) == ("203.0.113.1", 5080)
 
 
+def test_a_socket_given_twice_is_one_listener():
+    """SIPssert passes the config's own socket again with -l: OpenSIPS keeps one and says nothing."""
+    core = build('socket = udp:127.0.0.1:5060 as 203.0.113.1:5080\nloadmodule "proto_udp.so"\n'
+                 'route {\n\texit;\n}\n', extra_sockets=["udp:127.0.0.1:5060"])
+    assert [str(s) for s in core.sockets] == ["udp:127.0.0.1:5060"]
+    assert core.sockets[0].via_host == "203.0.113.1"  # the first definition wins
+
+
 def test_command_line_socket_syntax():
     assert sockets_from_text("127.0.0.1") == [ListenSocket("udp", "127.0.0.1", 5060)]
     assert sockets_from_text("tcp:[::1]:5070") == [ListenSocket("tcp", "::1", 5070)]

@@ -10,6 +10,7 @@ SHARED ?= $(firstword $(wildcard $(OPENSIPS_PY_SHARED) ../shared /work/shared))
 SUITE ?= $(SHARED)/corpus/official/sipssert-opensips-tests
 OUT ?= build/sipssert
 K ?=
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
 
 SIPSSERT = $(PYTHON) -m opensips_py sipssert $(SUITE) $(if $(K),-k '$(K)') \
 	--junit $(OUT)/junit.xml --markdown $(OUT)/results.md --logs-dir $(OUT)/logs
@@ -23,4 +24,4 @@ sipssert:
 sipssert-doc:
 	@mkdir -p $(OUT)
 	-$(SIPSSERT)
-	$(PYTHON) benchmarks/sipssert/update_doc.py $(OUT)/results.md docs/sipssert.md
+	$(PYTHON) benchmarks/sipssert/update_doc.py $(OUT)/results.md docs/sipssert.md $(COMMIT)

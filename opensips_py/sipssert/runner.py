@@ -185,6 +185,8 @@ def run_paths(paths: list[Path], patterns: list[str], options: RunOptions,
               out: TextIO = sys.stdout, on_result: Callable[[Result], None] | None = None) -> list[Result]:
     """Run every selected scenario under `paths`, printing one line each."""
     results: list[Result] = []
+    if options.use_netns():
+        netns.remove_stale()  # namespaces left by runners that crashed
     for set_dir, scenario_dirs in discover(paths):
         chosen = [d for d in scenario_dirs if selected(f"{set_dir.name}/{d.name}", patterns)]
         if not chosen:

@@ -385,7 +385,12 @@ class TaskList:
                 except subprocess.TimeoutExpired:
                     _signal_group(task.process, signal.SIGKILL)
                     killed = True
-                    task.process.wait(timeout=10)
+                    try:
+                        task.process.wait(timeout=10)
+                    except subprocess.TimeoutExpired:  # unkillable (D state): give up on it, report it
+                        self.failures.append(f"{task.name} (pid {task.process.pid}) survived SIGKILL")
+                        self._ended(task, -signal.SIGKILL, self.clock())
+                        continue
             code = task.process.returncode if task.process is not None else 0
             if task.daemon and task.state == State.ACTIVE and code != 0:
                 # docker stop: SIGTERM, SIGKILL after stop_timeout; SIPssert wants exit status 0

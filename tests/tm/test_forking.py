@@ -235,3 +235,23 @@ failure_route[f] {
     Callee(proxy, UAS2, answers={"INVITE": [(486, "b")]})
     proxy.send(request("INVITE"))
     assert proxy.script_logs() == ["idx=1 code=404"]
+
+
+def test_the_callers_via_gets_received_and_rport_on_every_branch_also_from_failure_route():
+    proxy = tm_proxy('''
+route {
+    t_on_failure("again");
+    $du = "sip:192.0.2.20:5060";
+    t_relay();
+}
+failure_route[again] {
+    $du = "sip:192.0.2.30:5060";
+    t_relay();
+}
+''')
+    first = Callee(proxy, UAS, answers={"INVITE": [(486, "a")]})
+    second = Callee(proxy, UAS2, answers={"INVITE": [(200, "b")]})
+    proxy.send(request("INVITE", via="SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bKnat;rport"), src=("192.0.2.10", 7070))
+    for callee in (first, second):
+        caller_via = callee.received[0].via[1]
+        assert (caller_via.received, caller_via.rport) == ("192.0.2.10", 7070)

@@ -497,7 +497,7 @@ class TransactionLayer:
             return self._fail(E_NO_DESTINATION)
         rcv = ctx.received
         core_state = ctx.module_state.get("core") or {}
-        if rcv is not None and ctx.route_type == RouteType.REQUEST:
+        if rcv is not None:  # received/rport on the caller's Via (failure_route's copy of the request too)
             try:
                 mark_received_via(msg, rcv.src_host, rcv.src_port, bool(core_state.get("force_rport")))
             except SIPParseError:
@@ -1002,7 +1002,7 @@ class TransactionLayer:
             return
         t.on_failure = None
         saved = request.lumps
-        request.lumps = (t.lumps or saved).copy()
+        request.lumps = (t.lumps if t.lumps is not None else saved).copy()
         try:
             self._run_route("failure_route", route, ctx)
         finally:

@@ -1,0 +1,37 @@
+"""OpenSIPS's own SIPssert scenarios against opensips-py, in CI: the representative part that passes and fits
+the time limit (registration/, auth/, record-route/, dialog/01-06, permissions/, accounting/, startup/01).
+Each scenario is one test, run unmodified by `opensips-py sipssert` in its own network namespace, with
+Debian's SIPp and python-opensips; a scenario that does not pass fails its test with the runner's reason.
+The whole suite: `make sipssert` (docs/sipssert.md)."""
+from __future__ import annotations
+
+import pytest
+
+from opensips_py.sipssert.runner import RunOptions, run_paths
+from tests.shared import OFFICIAL
+
+SUITE = OFFICIAL / "sipssert-opensips-tests"
+
+CI_SCENARIOS = [
+    "registration/01.no-db", "registration/02.db", "registration/03.expire", "registration/04.expire-min",
+    "registration/05.expire-max", "registration/06.reregister-expire", "registration/07.limit",
+    "registration/08.overwrite", "registration/09.lookup",
+    "auth/01.password-db-www", "auth/02.password-db-www-domain", "auth/03.password-db-proxy",
+    "auth/04.password-db-proxy-domain", "auth/05.ha1-db-www", "auth/06.ha1-db-www-domain",
+    "auth/07.ha1-db-proxy", "auth/08.ha1-db-proxy-domain",
+    "record-route/01.record-route", "record-route/03.record-route-double",
+    "dialog/01.dialog", "dialog/02.pinging", "dialog/03.reinvite-pinging", "dialog/04.expire",
+    "dialog/05.reinvite-auth", "dialog/06.auth-update",
+    "permissions/01.check-address", "permissions/02.check-address-fail",
+    "accounting/01.db-transaction", "accounting/02.db-transaction-failed", "accounting/03.db-cdr",
+    "startup/01.default-cfg",
+]
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name", CI_SCENARIOS)
+def test_sipssert_scenario_passes(name, tmp_path):
+    test_set, scenario = name.split("/")
+    results = run_paths([SUITE / test_set / scenario], [], RunOptions(logs_dir=tmp_path))
+    assert [(r.name, r.status) for r in results] == [(name, "PASS")], \
+        f"{results[0].status}: {results[0].reason} (task logs: {tmp_path})"

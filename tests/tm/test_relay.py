@@ -226,3 +226,32 @@ def test_a_tcp_caller_gets_replies_on_its_connection_and_the_udp_callee_retransm
     assert trying and trying[0].proto == "tcp" and trying[0].connection_id is not None
     retransmissions = [s for s in proxy.net.advance(0.6) if s.data.startswith(b"INVITE")]
     assert len(retransmissions) == 1 and retransmissions[0].proto == "udp"
+
+
+def test_a_forced_send_socket_decides_the_protocol_of_a_uri_without_transport():
+    proxy = tm_proxy('''
+route {
+    force_send_socket(tcp:192.0.2.1:5060);
+    $du = "sip:192.0.2.20:5060";
+    t_relay();
+}
+''')
+    Callee(proxy, answers={}, proto="tcp")
+    sent = proxy.send(request("INVITE"))
+    [invite] = [s for s in sent if s.data.startswith(b"INVITE")]
+    assert invite.proto == "tcp" and b"Via: SIP/2.0/TCP 192.0.2.1:5060" in invite.data
+
+
+def test_an_end_to_end_ack_follows_a_forced_send_socket_too():
+    proxy = tm_proxy('''
+route {
+    force_send_socket(tcp:192.0.2.1:5060);
+    $du = "sip:192.0.2.20:5060";
+    t_relay();
+}
+''')
+    callee = Callee(proxy, answers={"INVITE": [(200, "c")]}, proto="tcp")
+    proxy.send(request("INVITE"))
+    sent = proxy.send(request("ACK", branch="z9hG4bKack", to_tag="c"))
+    assert [(s.proto, s.data.split(b" ")[0]) for s in sent] == [("tcp", b"ACK")]
+    assert callee.methods() == ["INVITE", "ACK"]

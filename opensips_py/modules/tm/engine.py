@@ -32,7 +32,8 @@ from opensips_py.modules.tm.transaction import (
     FAKED, ClientBranch, KillReason, Transaction, TransactionTable, via_key_of,
 )
 from opensips_py.runtime.forward import (
-    STREAM_PROTOCOLS, BadDestination, build_forwarded_request, mark_received_via, parse_destination, target_of_uri,
+    STREAM_PROTOCOLS, BadDestination, Target, build_forwarded_request, mark_received_via, parse_destination,
+    target_of_uri,
 )
 from opensips_py.script.context import MsgContext, Send
 from opensips_py.sip import REASON_PHRASES, URI, SIPParseError
@@ -565,8 +566,8 @@ class TransactionLayer:
                 self._run_callbacks(t, TMCB.REQUEST_FWDED, TMCBParams(TMCB.REQUEST_FWDED, request=msg,
                                                                        branch=index, ctx=ctx))
             try:
-                # parse_destination() keeps a cache of the URIs it has read (next hops and contacts repeat)
-                target = parse_destination(proxy if proxy and not branch.dst_uri else (branch.dst_uri or branch.uri))
+                target = next_hop(proxy if proxy and not branch.dst_uri else (branch.dst_uri or branch.uri),
+                                  branch.socket)
             except (BadDestination, SIPParseError) as exc:
                 self.core.logger.error(f"bad destination <{branch.dst_uri or branch.uri}>: {exc}", "tm")
                 return E_BAD_URI
@@ -1130,6 +1131,16 @@ class TransactionLayer:
             return
         self._send(branch.sent, branch.proto, branch.host, branch.port, branch.socket, branch.connection_id)
         self._start_retr(t, branch)
+
+
+def next_hop(destination: str, forced: "ListenSocket | None") -> Target:
+    """Where a branch goes (tm's uri2proxy()): the URI or proto:host:port, with the protocol of a forced send
+    socket (force_send_socket(), or the Route set's double Record-Route) taking precedence over the URI's
+    transport. parse_destination() keeps a cache of what it has read (next hops and contacts repeat)."""
+    target = parse_destination(destination)
+    if forced is not None and forced.proto != target.proto:
+        return Target(forced.proto, target.host, target.port)
+    return target
 
 
 def _dset_contact(ctx: MsgContext) -> str | None:

@@ -15,11 +15,12 @@ from opensips_py.modules.sl import _ERROR_REPLIES as ERROR_REPLIES
 from opensips_py.modules.tm import EXPORTS
 from opensips_py.modules.tm.callbacks import TMCB
 from opensips_py.modules.tm.engine import (
-    E_BAD_ADDRESS, E_BAD_REQ, E_BAD_TO, E_BAD_URI, E_INVALID_PARAMS, E_IP_BLOCKED, E_NO_DESTINATION, E_NO_SOCKET,
+    E_BAD_ADDRESS, next_hop, E_BAD_REQ, E_BAD_TO, E_BAD_URI, E_INVALID_PARAMS, E_IP_BLOCKED, E_NO_DESTINATION, E_NO_SOCKET,
     E_SEND, TMSettings, TMState, TransactionLayer, tm_state,
 )
 from opensips_py.modules.tm.messages import LocalRequest
 from opensips_py.modules.tm.transaction import FAKED, KillReason, Transaction
+from opensips_py.runtime.forward import BadDestination
 from opensips_py.script.pvars import ALL, Handler, _avp_get, _avp_set
 
 # 3.2's bit values of the t_relay()/t_replicate() flags (tm.h TM_T_RELAY_*_FLAG)
@@ -186,8 +187,8 @@ class Module(ModuleBase):
         if new <= 0:
             return new
         msg = ctx.msg
-        if msg.method == "ACK":
-            rc = self.core.forward_request(ctx, proxy)
+        if msg.method == "ACK":  # statelessly, to $du / outbound proxy / R-URI (a forced socket's protocol wins)
+            rc = self.core.forward_request(ctx, self._ack_destination(ctx, proxy))
             return 1 if rc > 0 else rc
         t = state.t
         t.t_flags |= names
@@ -202,6 +203,18 @@ class Module(ModuleBase):
             if layer.reply(t, ctx, status, f"{text} ({-ret}/TM)", state=state) > 0:
                 return 0
         return ret
+
+    @staticmethod
+    def _ack_destination(ctx, proxy: str | None) -> str | None:
+        forced = ctx.force_socket
+        if forced is None:
+            return proxy
+        try:
+            target = next_hop(proxy or ctx.dst_uri or ctx.ruri(), forced)
+        except BadDestination:
+            return proxy
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        return f"{target.proto}:{host}:{target.effective_port}"
 
     def t_replicate(self, ctx, uri: str, flags=None) -> int:
         """A stateful copy of the request to `uri`: its replies stop here (the transaction is local)."""

@@ -231,7 +231,7 @@ def test_a_tcp_caller_gets_replies_on_its_connection_and_the_udp_callee_retransm
 def test_a_forced_send_socket_decides_the_protocol_of_a_uri_without_transport():
     proxy = tm_proxy('''
 route {
-    force_send_socket(tcp:192.0.2.1:5060);
+    force_send_socket("tcp:192.0.2.1:5060");
     $du = "sip:192.0.2.20:5060";
     t_relay();
 }
@@ -245,7 +245,7 @@ route {
 def test_an_end_to_end_ack_follows_a_forced_send_socket_too():
     proxy = tm_proxy('''
 route {
-    force_send_socket(tcp:192.0.2.1:5060);
+    force_send_socket("tcp:192.0.2.1:5060");
     $du = "sip:192.0.2.20:5060";
     t_relay();
 }

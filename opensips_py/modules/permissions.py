@@ -239,7 +239,7 @@ class Module(ModuleBase):
     def _table(self, ctx, partition: str | None) -> AddressTable | None:
         table = self.tables.get(partition or "default")
         if table is None:
-            ctx.log(-1, f"permissions: partition {partition or 'default'} is not defined")
+            self.core.logger.log(-1, f"partition {partition or 'default'} is not defined", module="permissions")
         return table
 
     def _result(self, ctx, rule: AddressRule | int, info) -> int:
@@ -257,7 +257,7 @@ class Module(ModuleBase):
         if table is None:
             return -1
         if parse_ip(ip) is None:
-            ctx.log(-1, f"permissions: invalid ip address <{ip}>!")
+            self.core.logger.log(-1, f"invalid ip address <{ip}>!", module="permissions")
             return -1
         proto = (proto or "any").lower()
         return self._result(ctx, table.match(group_id, ip, int(port or 0), proto, pattern), context_info)

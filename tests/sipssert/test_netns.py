@@ -71,3 +71,62 @@ def test_namespace_names_carry_the_runner_pid():
         assert namespace.name.startswith(f"{netns.PREFIX}{os.getpid()}-")
     finally:
         namespace.delete()
+
+
+# ------------------------------------------------------------------------------------------------ whole runs
+
+def _suite():
+    from tests.shared import OFFICIAL
+    return OFFICIAL / "sipssert-opensips-tests"
+
+
+def test_two_runs_of_one_scenario_at_once_do_not_collide(tmp_path):
+    """Same addresses and ports (192.168.52.1:5060, the UAC's 5040) in two namespaces at the same time."""
+    import threading
+
+    from opensips_py.sipssert.runner import RunOptions, run_paths
+
+    results: dict[int, list] = {}
+
+    def run(n: int) -> None:
+        import io
+        results[n] = run_paths([_suite() / "registration" / "01.no-db"], [],
+                               RunOptions(logs_dir=tmp_path / str(n)), out=io.StringIO())
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [(r.status, r.reason) for n in (1, 2) for r in results[n]] == [("PASS", ""), ("PASS", "")]
+
+
+def test_a_runner_stopped_by_sigterm_leaves_no_namespace_and_no_process(tmp_path):
+    import os
+    import signal
+    import time
+
+    runner = subprocess.Popen([sys.executable, "-m", "opensips_py", "sipssert",
+                               str(_suite() / "registration" / "01.no-db")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    mine = f"{netns.PREFIX}{runner.pid}-"
+    try:
+        for _ in range(200):  # until the scenario's namespace holds the proxy (bounded: 20 s)
+            names = [n for n in netns.list_namespaces() if n.startswith(mine)]
+            if names and subprocess.run(["ip", "netns", "pids", names[0]], capture_output=True,
+                                        text=True).stdout.split():
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the scenario never started")
+        inside = [int(p) for p in subprocess.run(["ip", "netns", "pids", names[0]], capture_output=True,
+                                                  text=True).stdout.split()]
+        runner.send_signal(signal.SIGTERM)
+        output = runner.communicate(timeout=60)[0].decode()
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    assert "interrupted" in output
+    assert not [n for n in netns.list_namespaces() if n.startswith(mine)]
+    for pid in inside:
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"

@@ -1,5 +1,5 @@
 """OpenSIPS's own SIPssert scenarios against opensips-py, in CI: the representative part that passes and fits
-the time limit (registration/, auth/, record-route/, dialog/01-06, permissions/, accounting/, startup/01).
+the time limit (registration/, auth/, record-route/, dialog/01-06, permissions/, accounting/, startup/01 and 04).
 Each scenario is one test, run unmodified by `opensips-py sipssert` in its own network namespace, with
 Debian's SIPp and python-opensips; a scenario that does not pass fails its test with the runner's reason.
 The whole suite: `make sipssert` (docs/sipssert.md)."""
@@ -19,12 +19,12 @@ CI_SCENARIOS = [
     "auth/01.password-db-www", "auth/02.password-db-www-domain", "auth/03.password-db-proxy",
     "auth/04.password-db-proxy-domain", "auth/05.ha1-db-www", "auth/06.ha1-db-www-domain",
     "auth/07.ha1-db-proxy", "auth/08.ha1-db-proxy-domain",
-    "record-route/01.record-route", "record-route/03.record-route-double",
+    "record-route/01.record-route", "record-route/02.record-route-protocols", "record-route/03.record-route-double",
     "dialog/01.dialog", "dialog/02.pinging", "dialog/03.reinvite-pinging", "dialog/04.expire",
     "dialog/05.reinvite-auth", "dialog/06.auth-update",
     "permissions/01.check-address", "permissions/02.check-address-fail",
     "accounting/01.db-transaction", "accounting/02.db-transaction-failed", "accounting/03.db-cdr",
-    "startup/01.default-cfg",
+    "startup/01.default-cfg", "startup/04.gen-loadbalancer-cfg",
 ]
 
 

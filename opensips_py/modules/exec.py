@@ -23,3 +23,100 @@ EXPORTS = ModuleExports(
         ModParam("setvars", ParamType.INT, 0, doc="Export SIP message fields as environment variables."),
     ),
 )
+
+# ------------------------------------------------------------------------------------------------ implementation
+# Behaviour read in modules/exec/{exec_mod,exec}.c of OpenSIPS 3.4–4.0. The command runs as /bin/sh -c; the
+# return code is 1 once it was started (its exit status is not looked at). Without stdout/stderr variables
+# exec() does not wait for it; with them it reads the streams to their end (at most 32 KB each), which
+# blocks: in OpenSIPS one worker of many, here the whole proxy — keep such commands short. time_to_kill
+# kills a command still running after that many seconds. envavp's values (newest first) become
+# OSIPS_EXEC_0, OSIPS_EXEC_1, … Not here: setvars (refused at start-up).
+
+import os as _os  # noqa: E402
+import signal as _signal  # noqa: E402
+import subprocess as _subprocess  # noqa: E402
+
+from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
+from opensips_py.script.pvars import ALL  # noqa: E402
+
+MAX_OUTPUT = 32 * 1024
+
+
+class Module(ModuleBase):
+    exports = EXPORTS
+
+    def init(self) -> None:
+        if self.int_param("setvars"):
+            raise ModuleInitError("exec: setvars is not supported by opensips-py yet")
+        self.time_to_kill = self.int_param("time_to_kill")
+        self.running: list[_subprocess.Popen] = []
+
+    def destroy(self) -> None:
+        for process in self.running:
+            if process.poll() is None and self.time_to_kill:
+                _kill(process)
+
+    def _reap(self) -> None:
+        self.running = [p for p in self.running if p.poll() is None]
+
+    def _environment(self, ctx, envavp) -> dict[str, str] | None:
+        if envavp is None:
+            return None
+        values = envavp.handler.get(ctx, envavp._arg(ctx), ALL) or []
+        values = values if isinstance(values, list) else [values]
+        env = dict(_os.environ)
+        env.update({f"OSIPS_EXEC_{i}": "" if v is None else str(v) for i, v in enumerate(values)})
+        return env
+
+    def _kill_later(self, process: _subprocess.Popen) -> None:
+        if self.time_to_kill > 0 and hasattr(self.core, "add_timer"):
+            def kill(now: float) -> None:
+                if process.poll() is None:
+                    _kill(process)
+            self.core.add_timer(float(getattr(self.core, "now", 0.0)) + self.time_to_kill, kill)
+
+    def exec(self, ctx, command: str, stdin: str | None = None, stdout=None, stderr=None, envavp=None) -> int:
+        self._reap()
+        env = self._environment(ctx, envavp)
+        wait = stdout is not None or stderr is not None
+        try:
+            process = _subprocess.Popen(
+                ["/bin/sh", "-c", command], env=env, close_fds=True, start_new_session=True,
+                stdin=_subprocess.PIPE if stdin else _subprocess.DEVNULL,
+                stdout=_subprocess.PIPE if stdout is not None else _subprocess.DEVNULL,
+                stderr=_subprocess.PIPE if stderr is not None else _subprocess.DEVNULL)
+        except OSError as exc:
+            self.core.logger.log(-1, f"fork failed: {exc}", module="exec")
+            return -1
+        self._kill_later(process)
+        if not wait:
+            if stdin:
+                try:
+                    process.stdin.write(stdin.encode())
+                    process.stdin.close()
+                except OSError as exc:
+                    self.core.logger.log(-1, f"failed to write to pipe: {exc}", module="exec")
+                    return -1
+            self.running.append(process)
+            return 1
+        try:
+            out, err = process.communicate(stdin.encode() if stdin else None,
+                                           timeout=self.time_to_kill if self.time_to_kill > 0 else None)
+        except _subprocess.TimeoutExpired:
+            _kill(process)
+            out, err = process.communicate()
+        for ref, data in ((stdout, out), (stderr, err)):
+            if ref is not None and data:
+                if len(data) >= MAX_OUTPUT:
+                    self.core.logger.log(1, "no more space in output buffer", module="exec")
+                    data = data[:MAX_OUTPUT - 1]
+                ref.set(ctx, data.decode(errors="replace"))
+        return 1
+
+
+def _kill(process: _subprocess.Popen) -> None:
+    """The command and what its shell started (its own session: one process group)."""
+    try:
+        _os.killpg(process.pid, _signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -13,12 +13,14 @@ A task passes when it exits 0 (and its `checklogs` patterns hold). A daemon is s
 does (SIGTERM, SIGKILL after its `stop_timeout`) and passes only when it then exits 0, as OpenSIPS does on
 SIGTERM; one that needed SIGKILL, or died of the signal, fails (SIPssert checks the container's exit code).
 
-A task with sockets to wait for (the opensips task: Launch.ready_sockets) is STARTING from its launch until the
-process has bound every one of them (and logged Launch.ready_log): only then is it "started" for
+Unlike SIPssert, once a task has failed no further task is started (the scenario has failed either way;
+this only saves time).
+
+A task with sockets to wait for (the opensips task: Launch.ready_sockets) is STARTING from its launch until
+the process has bound every one of them (and logged Launch.ready_log): only then is it "started" for
 `started`/`after` dependencies and their `wait`. SIPssert's containers count as started at once, but
 OpenSIPS binds within milliseconds while opensips-py takes a second or two to import and check its config;
-clients that send 0.5 s after the proxy "started" would otherwise hit closed ports. Unlike SIPssert, once a task has failed no further task is started (the scenario
-has failed either way; this only saves time).
+clients that send 0.5 s after the proxy "started" would otherwise hit closed ports.
 """
 from __future__ import annotations
 

@@ -155,6 +155,26 @@ def sipp_reason(text: str) -> str:
     return ""
 
 
+_SIPP_STEP = re.compile(r"^\s*(?:(?P<n1>[\w.\-]+)\s+(?P<a1><-+|-+>)|(?P<a2><-+|-+>)\s+(?P<n2>[\w.\-]+)"
+                        r"|(?P<pause>Pause)\s+\[[^\]]*\])\s+(?:[A-Z]-\w+\s+)?(?P<count>\d+)", re.M)
+
+
+def sipp_progress(text: str) -> str:
+    """Where a SIPp run stood when it was stopped, from its last scenario screen: the first step after the
+    last one that happened (`stuck at 183 (after 180)`); '' when the log has no screen."""
+    screen = text.rsplit("Scenario Screen", 1)
+    if len(screen) < 2:
+        return ""
+    steps = [(m.group("n1") or m.group("n2") or "pause", int(m.group("count")))
+             for m in _SIPP_STEP.finditer(screen[1].split("Test Terminated", 1)[0])]
+    last_done = max((i for i, (_, count) in enumerate(steps) if count > 0), default=-1)
+    following = [name for name, _ in steps[last_done + 1:] if name != "pause"]
+    if not following:
+        return ""
+    after = f" (after {steps[last_done][0]})" if last_done >= 0 else ""
+    return f"stuck at {following[0]}{after}"
+
+
 class Dependency:
     def satisfied(self, task: Task, tasks: "TaskList", now: float) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -412,6 +432,17 @@ class TaskList:
         if timed_out:
             waiting, pending = self._at_timeout
             detail = f"still running: {', '.join(waiting)}" if waiting else ""
+            stuck = []
+            for name in waiting:
+                task = self.find(name)
+                try:
+                    progress = sipp_progress(task.log_path.read_text(errors="replace")) if task else ""
+                except OSError:
+                    progress = ""
+                if progress:
+                    stuck.append(f"{name} {progress}")
+            if stuck:
+                detail += ": " + "; ".join(stuck)
             if pending:
                 detail += ("; " if detail else "") + f"never started: {', '.join(pending)}"
             return Outcome(False, f"timeout after {self.timeout:g}s" + (f" ({detail})" if detail else ""), True)

@@ -435,3 +435,20 @@ def test_functions_the_proxy_lacks_are_grouped_by_module():
     from opensips_py.sipssert.schedule import missing_by_module
     assert missing_by_module(["b2b_bridge()", "b2b_init_request()", "stir_shaken_verify()"]) == \
         "b2b_logic: b2b_bridge(), b2b_init_request(); stir_shaken: stir_shaken_verify()"
+
+
+def test_a_timed_out_sipp_says_where_it_stood():
+    from opensips_py.sipssert.schedule import sipp_progress
+    uac = ("------------------------------ Scenario Screen -------- [1-9]: Change Screen --\n"
+           "                                 Messages  Retrans   Timeout   Unexpected-Msg\n"
+           "      INVITE ---------->         1         0         0\n"
+           "         180 <----------         1         0         0         0\n"
+           "         183 <----------         0         0         0         0\n"
+           "       Pause [   1000ms]         0                             0\n"
+           "         BYE ---------->         0         0         0\n"
+           "------------------------------ Test Terminated --------------------------------\n")
+    uas = uac.replace("      INVITE ---------->", "  ----------> INVITE     ").replace(
+        "         183 <----------", "  ----------> PRACK     ")
+    assert sipp_progress(uac) == "stuck at 183 (after 180)"
+    assert sipp_progress(uas) == "stuck at PRACK (after 180)"
+    assert sipp_progress("no screen here") == ""

@@ -2,7 +2,7 @@
 
 Ports: tm's range, 40000-40999 on 127.0.0.1 (each test its own block of ten). Scenarios in tests/e2e/sipp/tm_*.xml:
 - record-routed calls (INVITE, 100, 180, 200, ACK, BYE; the in-dialog requests follow the Route set through
-  loose_route()) for 1,000 calls with 0 failures;
+  loose_route()) for 1,000 calls with 0 failures over UDP, and 200 over TCP on both sides;
 - CANCEL while it rings: 200 canceling, the callee CANCELled, 487 to the caller;
 - a busy callee (486): failure_route sends the call to a second callee, which answers;
 - a callee that rings for ever: 408 after fr_inv_timeout, failure_route runs, the callee gets a CANCEL.
@@ -10,6 +10,7 @@ Ports: tm's range, 40000-40999 on 127.0.0.1 (each test its own block of ten). Sc
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,7 +26,9 @@ SCENARIOS = Path(__file__).resolve().parent / "sipp"
 
 CONFIG = """log_level = 3
 socket = udp:127.0.0.1:{proxy}
+socket = tcp:127.0.0.1:{proxy}
 loadmodule "proto_udp.so"
+loadmodule "proto_tcp.so"
 loadmodule "sl.so"
 loadmodule "tm.so"
 loadmodule "rr.so"
@@ -57,7 +60,10 @@ route {{
     t_check_trans();
     record_route();
     t_on_failure("missed");
-    $du = "sip:127.0.0.1:{uas}";
+    if ($pr == "tcp")
+        $du = "sip:127.0.0.1:{uas};transport=tcp";
+    else
+        $du = "sip:127.0.0.1:{uas}";
     if (!t_relay()) sl_reply_error();
 }}
 
@@ -80,14 +86,15 @@ def tm_ports(block: int) -> dict[str, int]:
 
 @contextlib.contextmanager
 def sipp_server(scenario: str, port: int, tmp_path: Path, *args: str) -> Iterator[subprocess.Popen]:
-    """A SIPp callee running `scenario` on loopback:port until the block ends."""
+    """A SIPp callee running `scenario` on loopback:port until the block ends (TCP: `-t t1` in args)."""
     log = open(tmp_path / f"uas-{port}.log", "w")
     process = subprocess.Popen(["sipp", "-sf", str(SCENARIOS / scenario), "-i", LOOPBACK, "-p", str(port),
                                 "-nostdin", "-bind_local", "-trace_err", *args], cwd=tmp_path, stdout=log,
                                stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 10
-        while not udp_bound(port):
+        tcp = "t1" in args
+        while not (tcp_listening(port) if tcp else udp_bound(port)):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"sipp {scenario} did not start")
             time.sleep(0.05)
@@ -97,9 +104,14 @@ def sipp_server(scenario: str, port: int, tmp_path: Path, *args: str) -> Iterato
         log.close()
 
 
-def run_calls(tmp_path: Path, ports: dict[str, int], scenario: str, calls: int, rate: int) -> str:
+def tcp_listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex((LOOPBACK, port)) == 0
+
+
+def run_calls(tmp_path: Path, ports: dict[str, int], scenario: str, calls: int, rate: int, *args: str) -> str:
     result = sipp_client(ports["proxy"], ports["uac"], tmp_path, "-sf", str(SCENARIOS / scenario), "-s", "service",
-                         "-r", str(rate), "-m", str(calls), timeout=calls / rate * 4 + 30)
+                         "-r", str(rate), "-m", str(calls), *args, timeout=calls / rate * 4 + 30)
     successful, failed = call_counts(result.stdout)
     log = (tmp_path / "proxy.log").read_text()
     errors = "".join((tmp_path / name).read_text()[-1500:] for name in sorted(p.name for p in tmp_path.iterdir())
@@ -117,6 +129,13 @@ def test_1000_record_routed_calls_through_tm_with_no_failure(tmp_path):
             sipp_server("tm_uas_rr.xml", ports["uas"], tmp_path):
         log = run_calls(tmp_path, ports, "tm_uac_rr.xml", calls=1000, rate=200)
     assert "failure_route" not in log
+
+
+def test_record_routed_calls_over_tcp_on_both_sides(tmp_path):
+    ports = tm_ports(4)
+    with proxy_process(CONFIG.format(**ports), tmp_path, ports["proxy"]), \
+            sipp_server("tm_uas_rr.xml", ports["uas"], tmp_path, "-t", "t1"):
+        run_calls(tmp_path, ports, "tm_uac_rr.xml", 200, 50, "-t", "t1")
 
 
 def test_cancel_before_answer_gets_200_canceling_and_487(tmp_path):

@@ -181,3 +181,15 @@ def _encode(value: object, out: list[bytes]) -> None:
         out.append(b"e")
     else:
         raise TypeError(f"cannot bencode {type(value).__name__}")
+
+
+def to_native(value):
+    """A decoded bencode value with its byte strings (dictionary keys included) turned into str, recursively:
+    what the ng clients hand to callers."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, list):
+        return [to_native(item) for item in value]
+    if isinstance(value, dict):
+        return {to_native(key): to_native(item) for key, item in value.items()}
+    return value

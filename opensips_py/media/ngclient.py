@@ -12,19 +12,11 @@ import socket
 from typing import Any
 
 from opensips_py.media import bencode
+from opensips_py.media.bencode import to_native
 
 _sequence = itertools.count(1)
 
 
-def _native(value: Any) -> Any:
-    """Decoded bencode → str for byte strings, recursively (keys included)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    if isinstance(value, list):
-        return [_native(item) for item in value]
-    if isinstance(value, dict):
-        return {_native(key): _native(item) for key, item in value.items()}
-    return value
 
 
 class NgClient:
@@ -73,7 +65,7 @@ class NgClient:
     def send(self, document: dict[str, Any], cookie: bytes | None = None) -> dict[str, Any]:
         cookie = cookie or self.new_cookie()
         reply = self.request_raw(cookie + b" " + bencode.encode(document), cookie)
-        return _native(bencode.decode(reply))
+        return to_native(bencode.decode(reply))
 
     def ping(self) -> bool:
         try:

@@ -133,6 +133,7 @@ import weakref  # noqa: E402
 from typing import Any, Callable  # noqa: E402
 
 from opensips_py.media import bencode  # noqa: E402
+from opensips_py.media.bencode import to_native  # noqa: E402
 from opensips_py.modules._rtpengine import ng_command as ng  # noqa: E402
 from opensips_py.modules._rtpengine.body import extract_sdp, replace_sdp, sdp_span  # noqa: E402
 from opensips_py.modules._rtpengine.nodes import (  # noqa: E402
@@ -162,15 +163,6 @@ _MANAGED = frozenset(("INVITE", "ACK", "CANCEL", "BYE", "UPDATE", "PRACK"))
 _FAILED = object()
 
 
-def _native(value: Any) -> Any:
-    """Decoded bencode → str for byte strings (keys included)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    if isinstance(value, list):
-        return [_native(item) for item in value]
-    if isinstance(value, dict):
-        return {_native(key): _native(item) for key, item in value.items()}
-    return value
 
 
 class _CallFailed(Exception):
@@ -404,7 +396,7 @@ class Module(ModuleBase):
             return {"__undecodable__": raw[:200].decode("utf-8", "replace")}
         if not isinstance(reply, dict):
             return {"__undecodable__": raw[:200].decode("utf-8", "replace")}
-        return _native(reply)
+        return to_native(reply)
 
     def _call(self, ctx, op: str, flags: str | None, sock_var=None, *, sdp: str | None = None,
               extra: dict | None = None) -> dict | None:

@@ -115,6 +115,15 @@ def _ci(text: str) -> str:
     return text.casefold()
 
 
+def leaves_loop(ctx: MsgContext) -> bool:
+    """After one pass of a loop or switch body: True when the body asked to leave it. A `break` is consumed
+    here; exit and return keep unwinding."""
+    if ctx.breaking:
+        ctx.breaking = False
+        return True
+    return ctx.exit or ctx.returning
+
+
 def compare(op: str, left: Value, right: Value, right_is_literal_int: bool = False) -> int:
     """OpenSIPS's comp_scriptvar(): TRUE, FALSE or ERROR."""
     if left is None or right is None:
@@ -308,10 +317,7 @@ class Compiler:
                 if cond(ctx) <= 0 or ctx.exit:
                     return
                 body(ctx)
-                if ctx.breaking:
-                    ctx.breaking = False
-                    return
-                if ctx.exit or ctx.returning:
+                if leaves_loop(ctx):
                     return
             ctx.log(-1, f"while loop at {pos.file}:{pos.line} ran {limit} times (max_while_loops): leaving it")
 
@@ -334,10 +340,7 @@ class Compiler:
             for value in values if isinstance(values, list) else []:
                 var.set(ctx, value, ":=")
                 body(ctx)
-                if ctx.breaking:
-                    ctx.breaking = False
-                    return
-                if ctx.exit or ctx.returning:
+                if leaves_loop(ctx):
                     return
 
         return run_for
@@ -370,10 +373,7 @@ class Compiler:
                 return
             for _, body in entries[start:]:  # fall through until break
                 body(ctx)
-                if ctx.breaking:
-                    ctx.breaking = False
-                    return
-                if ctx.exit or ctx.returning:
+                if leaves_loop(ctx):
                     return
 
         return run_switch

@@ -12,6 +12,12 @@ optional argument is None. The return code follows OpenSIPS: >0 true, <0 false, 
 
 A function of the table without a method is "not implemented yet": a config that calls it refuses to start
 and says so (never a silent no-op).
+
+Asynchronous forms (functions marked `is_async` in the table, usable in `async(f(…), route)` and
+`launch(f(…), route)`): the method `async_<name>(self, ctx, …)` takes the same arguments as the synchronous one
+and returns an int when the work completed at once, or an `opensips_py.script.async_engine.Pending` it
+resumes later with `pending.resume(rc)` (from a timer of `core.add_timer()`, a reply…). Without that method,
+async()/launch() run the synchronous form (docs/functions.md, "Asynchronous functions").
 """
 from __future__ import annotations
 
@@ -96,6 +102,11 @@ class ModuleBase:
     def function(self, name: str) -> Callable | None:
         """The implementation of script function `name`, or None when it is not implemented yet."""
         method = getattr(self, name, None)
+        return method if callable(method) else None
+
+    def async_function(self, name: str) -> Callable | None:
+        """The asynchronous form of script function `name` (method `async_<name>`), or None."""
+        method = getattr(self, f"async_{name}", None)
         return method if callable(method) else None
 
 

@@ -100,7 +100,9 @@ EXPORTS = ModuleExports(
 # Behaviour read in modules/cfgutils/{cfgutils,shvar,env_var}.c of OpenSIPS 3.4–4.0. opensips-py runs one
 # process, so the shared variables are the process's and a script lock is always free when a route asks for
 # it (routes never interleave): get_*_lock()/release_*_lock() return 1 without waiting. sleep()/usleep()
-# are not implemented: they would stop the whole proxy, not one worker of many; check_time_rec() neither.
+# block the process, as OpenSIPS's block the worker that runs them (here: the whole proxy); their async forms
+# (async(sleep(n), route), launch(usleep(n), route)) wait on a timer of the runtime's clock and leave the
+# proxy serving meanwhile. check_time_rec() is not implemented.
 
 import hashlib as _hashlib  # noqa: E402
 import os as _os  # noqa: E402
@@ -111,6 +113,7 @@ from pathlib import Path as _Path  # noqa: E402
 from opensips_py.mi import MIError  # noqa: E402
 from opensips_py.mi.errors import invalid_params  # noqa: E402
 from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
+from opensips_py.script.async_engine import Pending  # noqa: E402
 from opensips_py.script.pvars import ALL, Handler  # noqa: E402
 
 RAND_MAX = 2**31 - 1
@@ -190,6 +193,29 @@ class Module(ModuleBase):
     def rand_get_prob(self, ctx) -> int:
         """The current probability as the return code (0 stops the script, as in OpenSIPS)."""
         return self.probability
+
+    # ---------------------------------------------------------------------------------- sleeping
+    def sleep(self, ctx, seconds: int) -> int:
+        """m_sleep(): blocks (the whole single-process proxy) for `seconds`."""
+        _time.sleep(max(0, seconds))
+        return 1
+
+    def usleep(self, ctx, useconds: int) -> int:
+        _time.sleep(max(0, useconds) / 1e6)
+        return 1
+
+    def async_sleep(self, ctx, seconds: int):
+        """async_sleep(): a timer on the runtime's clock resumes the script `seconds` later."""
+        return self._wake_after(max(0, seconds))
+
+    def async_usleep(self, ctx, useconds: int):
+        return self._wake_after(max(0, useconds) / 1e6)
+
+    def _wake_after(self, delay: float) -> Pending:
+        pending = Pending(self.core)
+        now = float(getattr(self.core, "now", 0.0))
+        self.core.add_timer(now + delay, lambda _now: pending.resume(1))
+        return pending
 
     # ---------------------------------------------------------------------------------- locks
     def get_static_lock(self, ctx, key: str) -> int:

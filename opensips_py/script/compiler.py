@@ -23,6 +23,7 @@ from opensips_py.config import ast
 from opensips_py.config.diagnostics import Diagnostic, Location, Severity
 from opensips_py.config.pvar import PVarSyntaxError, parse_format
 from opensips_py.modules.exports import ArgKind, Function, RouteType
+from opensips_py.script import async_engine
 from opensips_py.script.context import ERROR, FALSE, TRUE, MsgContext, ScriptError, Value
 from opensips_py.script.pvars import ALL, CORE_HANDLERS, Handler, PVRef, UnknownPseudoVariable, compile_pvar
 from opensips_py.script.regex import posix_regex
@@ -712,38 +713,18 @@ class Compiler:
         if kind == "AssertCall":
             return self.assert_call(node)
         if kind == "AsyncCall":
-            # no asynchronous engine yet: run the function, then the resume route, as OpenSIPS does when the
-            # async function completes at once
-            inner = self.function_call(node.call)
-            resume = self.route_body(node.resume_route, node.pos)
-
-            def run_async(ctx: MsgContext) -> int:
-                rc = inner(ctx)
-                ctx.exit = False
-                ctx.retcode = rc
-                resume(ctx, [])
-                ctx.exit = True  # script execution of the calling route ends at async()
-                return 0
-
-            return run_async
+            # opensips_py/script/async_engine.py: the function's async form suspends the request and the
+            # resume route runs later, from the core's timer callback, on the saved context
+            sync_call = self.function_call(node.call)
+            start = self.function_call(node.call, form="async")
+            resume = self.resume_body(node.resume_route, node.pos)
+            return lambda ctx: async_engine.run_async(ctx, start, sync_call, resume)
         if kind == "LaunchCall":
-            inner = self.function_call(node.call)
-            report = self.route_body(node.report_route, node.pos) if node.report_route else None
+            sync_call = self.function_call(node.call)
+            start = self.function_call(node.call, form="async")
+            report = self.resume_body(node.report_route, node.pos) if node.report_route else None
             text = self.expr(node.text) if node.text is not None else None
-
-            def run_launch(ctx: MsgContext) -> int:
-                saved_exit = ctx.exit
-                rc = inner(ctx)
-                ctx.exit = saved_exit
-                if report is not None:
-                    ctx.retcode = rc
-                    report(ctx, [text(ctx)] if text else [])
-                    ctx.exit = saved_exit
-                    ctx.returning = False
-                ctx.retcode = 1
-                return 1
-
-            return run_launch
+            return lambda ctx: async_engine.run_launch(ctx, start, sync_call, report, text)
         raise TypeError(kind)
 
     def assert_call(self, node: ast.AssertCall) -> Callable[[MsgContext], int]:
@@ -796,6 +777,29 @@ class Compiler:
 
         return run_sub
 
+    def resume_body(self, name: str, pos: ast.Pos) -> Callable[[MsgContext, list], int]:
+        """route[name] as the resume route of async() or the report route of launch(): a top route that
+        starts with $rc already set (the async function's return code)."""
+        key = ("route", name)
+        if key not in self.script.routes:
+            self.error(pos, f"called route [{name}] is not defined", "E401")
+            return lambda ctx, args: -1
+        script = self.script
+
+        def run_resume(ctx: MsgContext, args: list) -> int:
+            route = script.routes[key]
+            ctx.route_params = args
+            ctx.route_stack.append(f"route[{name}]")
+            try:
+                route.body(ctx)
+            finally:
+                ctx.route_stack.pop()
+            ctx.returning = False
+            ctx.breaking = False
+            return 0 if ctx.exit else ctx.retcode
+
+        return run_resume
+
     def route_call(self, node: ast.RouteCall) -> Callable[[MsgContext], int]:
         args = tuple(self.expr(a) if a is not None else (lambda ctx: None) for a in node.args)
         if isinstance(node.target, ast.PVar) or "$" in node.target:
@@ -831,8 +835,13 @@ class Compiler:
             ctx.exit = True
         return code
 
-    def function_call(self, node: ast.Call) -> Callable[[MsgContext], int]:
+    def function_call(self, node: ast.Call, form: str = "sync"):
+        """A module or core function call: `ctx -> rc`. With form="async", the call of the function's
+        asynchronous form (`async_<name>` of its module: returns an int or an async_engine.Pending), or None
+        when it has none (async()/launch() then run the synchronous form)."""
         name = node.name
+        if form == "async":
+            return self._async_form_call(node)
         if name in ("xlog", "xdbg", "log", "error"):
             return self.log_call(node)
         sub = self._route_nodes.get(("route", name))
@@ -876,6 +885,35 @@ class Compiler:
             return rc
 
         return run_function
+
+    def _async_form_call(self, node: ast.Call):
+        name = node.name
+        if self._route_nodes.get(("route", name)) is not None:
+            return None
+        bound = self.bindings.function(name, len(node.args))
+        if bound is None or bound[1] is None:
+            return None  # reported by the synchronous form's compilation
+        entry, implementation = bound
+        owner = getattr(implementation, "__self__", None)
+        lookup = getattr(owner, "async_function", None)
+        impl = lookup(name) if callable(lookup) else None
+        if impl is None:
+            return None
+        mark = len(self.errors)  # the synchronous form reported any bad argument already
+        converters = tuple(self.argument(arg, spec, node)
+                           for arg, spec in zip(list(node.args) + [None] * (len(entry.args) - len(node.args)),
+                                                entry.args))
+        del self.errors[mark:]
+        pos = node.pos
+
+        def start_async(ctx: MsgContext):
+            try:
+                return impl(ctx, *[convert(ctx) for convert in converters])
+            except (ScriptError, SIPParseError) as exc:
+                ctx.log(-1, f"{pos.file}:{pos.line}: {name}(): {exc}")
+                return -1
+
+        return start_async
 
     def argument(self, arg, spec, node: ast.Call) -> Callable[[MsgContext], object]:
         """A converter turning one argument into what the implementation expects (by its exports kind)."""

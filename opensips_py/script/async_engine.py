@@ -28,13 +28,10 @@ A function whose module has no `async_f` runs synchronously in both statements, 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from opensips_py.modules.exports import RouteType
 from opensips_py.script.context import MsgContext
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 RouteBody = Callable[[MsgContext, list], int]
 Start = Callable[[MsgContext], "int | Pending"]
@@ -60,6 +57,11 @@ class Pending:
     @property
     def done(self) -> bool:
         return self._done
+
+    @property
+    def rc(self) -> int:
+        """The return code the work completed with (1 until then)."""
+        return self._rc
 
     def resume(self, rc: int = 1) -> None:
         """The work completed with return code `rc`: run the continuation (once)."""
@@ -119,7 +121,7 @@ def run_async(ctx: MsgContext, start: Start | None, sync_call: SyncCall, resume:
     if not isinstance(result, Pending):
         return _resume_now(ctx, 1 if result is None else int(result), resume)
     if result.done:
-        return _resume_now(ctx, result._rc, resume)
+        return _resume_now(ctx, result.rc, resume)
     saved_state = ctx.module_state
     ctx.module_state = {SUSPENDED: True}
     ctx.exit = True

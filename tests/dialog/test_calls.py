@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from opensips_py.mi import MIError
 from opensips_py.mi.host import registry_of
 from opensips_py.modules.dialog.model import CONFIRMED, CONFIRMED_NA, DELETED, EARLY, UNCONFIRMED
 from opensips_py.sip import parse_message
@@ -189,6 +190,27 @@ def test_mi_dlg_end_dlg_sends_bye_both_ways_and_the_dialog_ends():
     assert len(byes) == 2 and all(b.header("x-reason") == "admin" for b in byes)
     assert call.module.stats()["active_dialogs"] == 0
     assert registry.execute("dlg_list") == {"Dialogs": []}
+
+
+def test_mi_dlg_end_dlg_of_an_early_dialog_cancels_the_invite():
+    call = Call(proxy(), answer=0)
+    call.invite()
+    assert call.dialog.state == EARLY
+    registry = registry_of(call.proxy.core)
+    assert registry.execute("dlg_end_dlg", {"dialog_id": call.dialog.did}) == "OK"
+    sent = call.proxy.net.advance(0)  # tm sends the CANCEL at the core's next timer turn
+    assert methods(sent, CALLEE) == ["CANCEL"] and statuses(sent, CALLEE) == []
+    sent = call.answer_now(487)
+    assert statuses(sent, CALLER) == [487]
+    assert call.module.stats()["failed_dialogs"] == 1 and call.dialog is None
+
+
+def test_mi_dlg_end_dlg_of_an_early_dialog_whose_transaction_is_gone_is_500():
+    call = Call(proxy(), answer=0)
+    call.invite()
+    call.dialog.transaction = None
+    with pytest.raises(MIError, match="Operation failed"):
+        registry_of(call.proxy.core).execute("dlg_end_dlg", {"dialog_id": call.dialog.did})
 
 
 def test_dlg_extra_hdrs_go_in_the_byes_of_the_timeout():

@@ -50,11 +50,12 @@ class ChallengingUAS:
     gets 200 with Record-Route copied, ACK is absorbed; every request is kept."""
 
     def __init__(self, code: int = 401, qop: str | None = "auth", algorithm: str | None = None,
-                 password: str = "secret") -> None:
+                 password: str = "secret", challenged: tuple[str, ...] = ("INVITE", "REGISTER")) -> None:
         self.code = code
         self.qop = qop
         self.algorithm = algorithm
         self.password = password
+        self.challenged = challenged
         self.seen = []
 
     def __call__(self, data: bytes, src) -> list[bytes]:
@@ -65,7 +66,7 @@ class ChallengingUAS:
         if msg.method == "ACK":
             return []
         credentials = msg.authorization if self.code == 401 else msg.proxy_authorization
-        if msg.method in ("INVITE", "REGISTER") and not credentials:
+        if msg.method in self.challenged and not credentials:
             header = "WWW-Authenticate" if self.code == 401 else "Proxy-Authenticate"
             value = build_challenge("biloxi.com", NONCE, algorithm=self.algorithm, qop=self.qop)
             return [build_reply(msg, self.code, to_tag="uas", headers=[f"{header}: {value}"])]
@@ -226,3 +227,111 @@ def test_uac_inc_cseq_without_a_transaction_is_minus1():
     p = Proxy(UAC_CONFIG.replace("record_route();", "uac_inc_cseq(1); xlog(\"inc=$rc\\n\"); exit;"))
     p.send(request("OPTIONS", "sip:alice@192.0.2.20"))
     assert "inc=-1" in p.script_logs()
+
+
+# ------------------------------------------------------------------------------------------------ with dialog
+# SIPssert uac-auth/16, 19, 20: the dialog module keeps the callee leg's CSeq once uac_auth() renumbered a
+# request (DLG_FLAG_CSEQ_ENFORCE): from the 2xx's CSeq on, each later request towards the callee goes one
+# above the last one sent there, its ACK with the CSeq its INVITE left with, replies restored for the caller.
+
+DIALOG_CONFIG = """
+loadmodule "tm.so"
+loadmodule "rr.so"
+loadmodule "sipmsgops.so"
+loadmodule "dialog.so"
+loadmodule "uac.so"
+loadmodule "uac_auth.so"
+modparam("uac_auth", "credential", "alice:biloxi.com:secret")
+route {
+    if (has_totag()) {
+        if (is_method("ACK") && t_check_trans()) { t_relay(); exit; }
+        if (!loose_route() || !match_dialog()) { sl_send_reply(404, "Not here"); exit; }
+        t_on_failure("auth");
+        t_relay();
+        exit;
+    }
+    record_route();
+    create_dialog();
+    t_on_failure("auth");
+    t_relay();
+}
+failure_route[auth] {
+    if (t_check_status("40[17]") && uac_auth())
+        t_relay();
+}
+"""
+
+
+class DialogCaller:
+    """The caller's side of one call through the dialog proxy: INVITE, then requests through the route set."""
+
+    def __init__(self, p: Proxy) -> None:
+        self.p = p
+        self.route = ""
+        self.n = 0
+
+    def send(self, method: str, cseq: int) -> list:
+        self.n += 1
+        if method == "INVITE" and not self.route:
+            replies = to_uac(self.p.send(request("INVITE", "sip:bob@192.0.2.20", cseq=cseq)))
+            self.route = f"Route: {replies[-1].header('Record-Route')}"
+            return replies
+        return to_uac(self.p.send(request(method, "sip:bob@192.0.2.20", to_tag="uas", cseq=cseq,
+                                          branch=f"z9hG4bKseq{self.n}", extra=self.route)))
+
+
+def dialog_call(challenged: tuple[str, ...]) -> tuple[Proxy, ChallengingUAS, DialogCaller]:
+    p = Proxy(DIALOG_CONFIG)
+    uas = ChallengingUAS(challenged=challenged)
+    p.net.attach(*UAS, uas)
+    return p, uas, DialogCaller(p)
+
+
+def cseqs(uas: ChallengingUAS) -> list[str]:
+    return [f"{m.cseq.number} {m.method}" for m in uas.seen]
+
+
+def test_after_an_authenticated_invite_the_dialog_keeps_the_callee_cseq_for_ack_and_bye():
+    p, uas, caller = dialog_call(("INVITE",))
+    assert [(r.status, r.cseq.number) for r in caller.send("INVITE", 1)] == [(100, 1), (200, 1)]
+    caller.send("ACK", 1)
+    assert [(r.status, r.cseq.number) for r in caller.send("BYE", 2)] == [(200, 2)]
+    assert cseqs(uas) == ["1 INVITE", "1 ACK", "2 INVITE", "2 ACK", "3 BYE"]
+
+
+def test_a_challenged_bye_after_an_authenticated_invite_goes_one_higher_again():
+    p, uas, caller = dialog_call(("INVITE", "BYE"))
+    caller.send("INVITE", 1)
+    caller.send("ACK", 1)
+    assert [(r.status, r.cseq.number) for r in caller.send("BYE", 2)] == [(200, 2)]
+    assert cseqs(uas) == ["1 INVITE", "1 ACK", "2 INVITE", "2 ACK", "3 BYE", "4 BYE"]
+
+
+def test_invite_reinvite_and_bye_each_challenged_keep_counting_towards_the_callee():
+    p, uas, caller = dialog_call(("INVITE", "BYE"))
+    caller.send("INVITE", 1)
+    caller.send("ACK", 1)
+    assert [(r.status, r.cseq.number) for r in caller.send("INVITE", 2)] == [(100, 2), (200, 2)]
+    caller.send("ACK", 2)
+    assert [(r.status, r.cseq.number) for r in caller.send("BYE", 3)] == [(200, 3)]
+    assert cseqs(uas) == ["1 INVITE", "1 ACK", "2 INVITE", "2 ACK", "3 INVITE", "3 ACK", "4 INVITE", "4 ACK",
+                          "5 BYE", "6 BYE"]
+    assert p.core.modules["dialog"].stats()["active_dialogs"] == 0
+
+
+def test_a_401_to_a_reinvite_relayed_to_the_caller_moves_the_callee_counter_on():
+    """dlg_update_callee_rpl_contact(): the caller answers the challenge itself with CSeq + 1, which the
+    dialog shifts once more: the renumbered requests never reuse a CSeq the callee saw."""
+    p = Proxy(DIALOG_CONFIG.replace("uac_auth()", "0"))  # no credentials: challenges go back to the caller
+    uas = ChallengingUAS(challenged=())
+    p.net.attach(*UAS, uas)
+    caller = DialogCaller(p)
+    caller.send("INVITE", 1)
+    caller.send("ACK", 1)
+    dialog = p.core.modules["dialog"].table.by_callid("a84b4c76e66710@pc33.atlanta.com")[0]
+    dialog.callee.last_gen_cseq = 10  # as if we had pinged the callee
+    uas.challenged = ("INVITE",)
+    assert [(r.status, r.cseq.number) for r in caller.send("INVITE", 2)] == [(100, 2), (401, 2)]
+    assert dialog.callee.last_gen_cseq == 12
+    caller.send("INVITE", 3)  # the caller's answer to the challenge goes out above both
+    assert cseqs(uas)[-2:] == ["13 INVITE", "13 ACK"]  # (challenged again: tm ACKs with its CSeq)

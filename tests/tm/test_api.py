@@ -183,3 +183,67 @@ route {
     late = proxy.send(build_reply(second.received[0], 200, to_tag="b"), src=UAS2)
     assert statuses(late) == [200]
     assert first.methods() == ["INVITE"]
+
+
+# ------------------------------------------------------------------------------------------------ from outside
+# t_cancel_trans(), t_reply_trans(): acting on a transaction from outside its messages (MI, dialog's timers)
+
+def _ringing_invite(proxy):
+    tm = proxy.core.modules["tm"]
+    callee = Callee(proxy, answers={"INVITE": [(180, "c")], "CANCEL": [(200, None)]})
+    proxy.send(request("INVITE"))
+    [t] = tm.layer.table.by_tid.values()
+    return tm, callee, t
+
+
+def test_t_cancel_trans_from_outside_a_message_cancels_the_ringing_branch_at_the_next_timer_turn():
+    proxy = tm_proxy(RELAY)
+    tm, callee, t = _ringing_invite(proxy)
+    assert tm.t_cancel_trans(t) == 0
+    assert callee.methods() == ["INVITE"]        # MI context: queued for the core's next turn
+    proxy.net.advance(0.01)
+    assert callee.methods() == ["INVITE", "CANCEL"]
+    cancel = callee.received[1]
+    assert cancel.cseq.number == t.request.cseq.number and cancel.via1.branch == t.branches[0].via_branch
+    late = proxy.send(build_reply(callee.received[0], 487, to_tag="c"), src=UAS)
+    assert statuses(late) == [487]               # relayed to the caller; tm ACKs the 487 itself
+    assert callee.methods() == ["INVITE", "CANCEL", "ACK"]
+
+
+def test_t_cancel_trans_of_a_deleted_or_missing_transaction_is_minus1_and_an_answered_one_is_left_alone():
+    proxy = tm_proxy(RELAY)
+    tm = proxy.core.modules["tm"]
+    assert tm.t_cancel_trans(None) == -1
+    Callee(proxy, answers={"INVITE": [(200, "c")]})
+    proxy.send(request("INVITE"))
+    [t] = tm.layer.table.by_tid.values()
+    assert tm.t_cancel_trans(t) == 0 and not any(b.cancel for b in t.branches)
+    proxy.net.advance(40)
+    assert t.deleted and tm.t_cancel_trans(t) == -1
+
+
+def test_t_reply_trans_answers_the_invite_with_the_branch_to_tag_and_cancels_the_branch():
+    proxy = tm_proxy(RELAY)
+    tm, callee, t = _ringing_invite(proxy)
+    proxy.net.start()
+    assert tm.t_reply_trans(t, 502, "Bad Gateway", to_tag="c") == 1
+    sent = proxy.net.advance(0.01)
+    [reply] = [m for m in to(sent, UAC) if not m.is_request]
+    assert (reply.status, reply.reason, reply.to.tag) == (502, "Bad Gateway", "c")
+    assert callee.methods() == ["INVITE", "CANCEL"]
+    assert tm.t_reply_trans(t, 500, "Again") == -1   # a final reply went already
+
+
+def test_a_local_request_with_its_own_fr_timeout_times_out_then():
+    proxy = tm_proxy(RELAY)  # fr_timeout 30 s by default
+    tm = proxy.core.modules["tm"]
+    Callee(proxy, answers={})
+    proxy.net.start()
+    results = []
+    tm.t_uac(LocalRequest(method="PRACK", ruri="sip:bob@192.0.2.20", from_="<sip:a@192.0.2.1>;tag=x",
+                          to="<sip:bob@192.0.2.20>;tag=c", fr_timeout=2),
+             callback=lambda t, p: results.append((p.code, proxy.net.clock.now)))
+    proxy.net.advance(1.9)
+    assert results == []
+    proxy.net.advance(0.2)
+    assert [code for code, _ in results] == [408]

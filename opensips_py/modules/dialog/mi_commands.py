@@ -51,6 +51,10 @@ def commands(module: "Module") -> dict[str, Callable[[dict[str, Any]], Any]]:
         if dialog.state == DELETED or (dialog.state < 3 and dialog.transaction is None):
             raise MIError(500, "Operation failed")
         dialog.end_reason = "MI Termination"
+        if dialog.state < 3:  # early: tm cancels the INVITE's branches (at the core's next turn)
+            if module.end_dialog(dialog, headers) < 0:
+                raise MIError(500, "Operation failed")
+            return "OK"
         module.end_dialog_soon(dialog, headers)
         return "OK"
 

@@ -46,11 +46,13 @@ FLAG_PING_CALLEE = 1 << 6
 FLAG_FROM_DB = 1 << 7
 FLAG_VP_CHANGED = 1 << 8
 FLAG_DB_DELETED = 1 << 9
+FLAG_CSEQ_ENFORCE = 1 << 10  # set by uac_auth(): the legs' CSeqs are ours to keep (last_gen_cseq from the 2xx)
 FLAG_REINVITE_PING_CALLER = 1 << 11
 FLAG_REINVITE_PING_CALLEE = 1 << 12
 FLAG_END_ON_RACE_CONDITION = 1 << 15
 FLAG_WAS_CANCELLED = 1 << 16
 FLAG_RACE_CONDITION_OCCURRED = 1 << 17
+FLAG_AUTOPRACK = 1 << 20
 
 # create_dialog() flags: 3.x letters, 4.0 names (dlg_hash.h parse_create_dlg_flags / 4.0's flag list)
 CREATE_FLAG_LETTERS = {
@@ -61,10 +63,10 @@ CREATE_FLAG_NAMES = {
     "bye-on-timeout": FLAG_BYEONTIMEOUT, "options-ping-caller": FLAG_PING_CALLER,
     "options-ping-callee": FLAG_PING_CALLEE, "reinvite-ping-caller": FLAG_REINVITE_PING_CALLER,
     "reinvite-ping-callee": FLAG_REINVITE_PING_CALLEE, "end-on-race-condition": FLAG_END_ON_RACE_CONDITION,
-    "auto-prack": 0,  # accepted (4.0), PRACK generation is not implemented
+    "auto-prack": FLAG_AUTOPRACK,  # 4.0: we PRACK reliable provisional replies on the caller's behalf
 }
 SCRIPT_SETTABLE = (FLAG_PING_CALLER | FLAG_PING_CALLEE | FLAG_BYEONTIMEOUT | FLAG_REINVITE_PING_CALLER
-                   | FLAG_REINVITE_PING_CALLEE)
+                   | FLAG_REINVITE_PING_CALLEE | FLAG_AUTOPRACK)
 
 # ping state of a leg (dlg_timer.h)
 PING_SUCCESS, PING_PENDING, PING_FAIL = 0, 1, 2
@@ -135,8 +137,8 @@ def next_state(dialog: "Dialog", event: int, direction: int, dst_leg: int) -> tu
 class Leg:
     """One side of the dialog (OpenSIPS struct dlg_leg)."""
 
-    __slots__ = ("tag", "contact", "route_set", "r_cseq", "prev_cseq", "inv_cseq", "last_gen_cseq", "socket",
-                 "branch", "in_sdp", "out_sdp", "ping", "reinvite_ping")
+    __slots__ = ("tag", "contact", "route_set", "r_cseq", "prev_cseq", "inv_cseq", "last_gen_cseq", "ack_cseq",
+                 "socket", "branch", "in_sdp", "out_sdp", "ping", "reinvite_ping")
 
     def __init__(self, tag: str = "", contact: str = "", route_set: str = "", r_cseq: str = "0",
                  socket: "ListenSocket | None" = None, branch: int = -1) -> None:
@@ -147,6 +149,9 @@ class Leg:
         self.prev_cseq: str | None = None
         self.inv_cseq: str | None = None  # caller leg: the CSeq of the INVITE
         self.last_gen_cseq = 0  # CSeq we generated towards this leg (pings), 0 = none yet
+        # (CSeq of the last INVITE towards this leg as received, as sent) when they differ: its ACK is
+        # renumbered the same way (OpenSIPS's cseq_maps)
+        self.ack_cseq: tuple[int, int] | None = None
         self.socket = socket
         self.branch = branch
         self.in_sdp: bytes | None = None  # the SDP this leg sent

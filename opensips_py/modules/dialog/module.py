@@ -104,6 +104,8 @@ class Module(ModuleBase):
         self.db_mode = self.int_param("db_mode")
         self.db_update_period = max(1, self.int_param("db_update_period"))
         self.db_flush_values = bool(self.int_param("db_flush_vals_profiles"))
+        self.auto_prack_hangup_on_failure = bool(self.int_param("auto_prack_hangup_on_failure"))
+        self.auto_prack_fr_timeout = self.int_param("auto_prack_fr_timeout")
         self.table = DialogTable(self.int_param("hash_size"))
         self.profiles = Profiles()
         try:
@@ -394,9 +396,11 @@ class Module(ModuleBase):
             self._branch_out(dialog, t, p)
         elif kind & TMCB.RESPONSE_FWDED:
             if p.reply is not None:
-                self._push_reply(dialog, t, p)
+                self.push_reply(dialog, p.reply, p.branch, t)
             if 100 < p.code < 200:  # a relayed provisional: early (tm's PRE_OUT may come for finals only)
                 self._reply_event(dialog, p.code, p)
+                if dialog.flags & model.FLAG_AUTOPRACK and p.reply is not None:
+                    self._auto_prack(dialog, p.reply, t)
         elif kind & TMCB.RESPONSE_PRE_OUT:
             if p.code > 100:
                 self._reply_event(dialog, p.code, p)
@@ -424,28 +428,32 @@ class Module(ModuleBase):
             leg.out_sdp = request.lumps.body if request.lumps.body is not None else request.body
         dialog.legs.append(leg)
 
-    def _push_reply(self, dialog: Dialog, t, p) -> None:
-        """push_reply_in_dialog(): the callee leg of this reply, and its routing info from the 2xx."""
-        reply = p.reply
+    def push_reply(self, dialog: Dialog, reply, branch_index: int, t=None) -> int | None:
+        """push_reply_in_dialog(): the callee leg of a reply to the initial INVITE (a new one for a new To-tag
+        of the same branch: downstream forking), and its routing info from the 2xx. Returns the leg's index,
+        None for a provisional reply without To-tag. Called for every relayed reply, and earlier from an
+        onreply_route that PRACKs the reply (dlg_ensure_reply_leg)."""
         try:
             tag = reply.to.tag if reply.to is not None else None
         except SIPParseError:
             tag = None
         status = reply.status
         if not tag and status < 200:
-            return
+            return None
         tag = tag or ""
         index = next((i for i in range(1, len(dialog.legs)) if dialog.legs[i].tag == tag and tag), None)
         if index is None:
-            index = next((i for i in range(1, len(dialog.legs)) if dialog.legs[i].branch == p.branch), None)
-            branch = t.branches[p.branch] if 0 <= p.branch < len(getattr(t, "branches", ())) else None
+            index = next((i for i in range(1, len(dialog.legs)) if dialog.legs[i].branch == branch_index), None)
+            branches = getattr(t, "branches", ())
+            branch = branches[branch_index] if 0 <= branch_index < len(branches) else None
             socket = getattr(branch, "socket", None)
             if index is None or dialog.legs[index].tag:
                 # a leg for a new To-tag (downstream forking) or a branch we did not see leave
                 base = dialog.legs[index] if index is not None else None
-                leg = Leg(socket=socket, branch=p.branch)
+                leg = Leg(socket=socket, branch=branch_index)
                 if base is not None:
                     leg.out_sdp = base.out_sdp
+                    leg.socket = base.socket
                 dialog.legs.append(leg)
                 index = len(dialog.legs) - 1
             leg = dialog.legs[index]
@@ -459,14 +467,29 @@ class Module(ModuleBase):
         if 200 <= status < 300 and dialog.legs_200ok != index:
             if not dialog.legs_200ok:
                 dialog.legs_200ok = index
-            records = _record_routes(reply)
-            # the route set towards the callee: the 2xx's Record-Routes that come before the caller-side
-            # ones and ours, in reverse order (print_rr_body with skip)
-            keep = records[:max(0, len(records) - dialog.from_rr_nb)]
-            while keep and self._is_ours(keep[-1]):
-                keep.pop()
-            leg.route_set = ",".join(reversed(keep))
+            try:
+                number = reply.cseq.number
+            except (SIPParseError, AttributeError):
+                number = None
+            if number is not None:
+                if dialog.flags & model.FLAG_CSEQ_ENFORCE:
+                    # uac_auth() renumbered the INVITE: requests towards this leg continue from its CSeq
+                    primary = dialog.legs[dialog.legs_200ok]
+                    primary.last_gen_cseq = max(primary.last_gen_cseq, number)
+                received = int(dialog.caller.inv_cseq or 0)
+                leg.ack_cseq = (received, number) if received != number else None
+            leg.route_set = ",".join(self._route_towards_callee(dialog, reply))
             leg.contact = _contact_uri(reply)
+        return index
+
+    def _route_towards_callee(self, dialog: Dialog, reply) -> list[str]:
+        """The route set towards the callee from a reply to the INVITE: its Record-Routes that come before the
+        caller-side ones and ours, in reverse order (print_rr_body with skip)."""
+        records = _record_routes(reply)
+        keep = records[:max(0, len(records) - dialog.from_rr_nb)]
+        while keep and self._is_ours(keep[-1]):
+            keep.pop()
+        return list(reversed(keep))
 
     def _is_ours(self, record_route: str) -> bool:
         text = record_route.strip()
@@ -621,11 +644,16 @@ class Module(ModuleBase):
                         src.in_sdp = msg.body
                 if leg.last_gen_cseq:
                     self._shift_cseq(ctx, dialog, leg, direction)
+                if method in ("INVITE", "UPDATE") and self.TMCB is not None:
+                    self._on_transaction(ctx, self.TMCB.RESPONSE_FWDED,
+                                         lambda t, p, leg=leg: self._sequential_reply(leg, t, p))
                 dialog.flags |= model.FLAG_CHANGED
                 if self.db_mode == DB_REALTIME and dialog.state in (CONFIRMED_NA, CONFIRMED):
                     self._db_write(dialog)
-            elif event == model.EV_REQACK and leg is not None and leg.last_gen_cseq:
-                self._rewrite_cseq(msg, leg.last_gen_cseq)
+            elif event == model.EV_REQACK and leg is not None and leg.ack_cseq is not None:
+                received, sent = leg.ack_cseq
+                if msg.cseq.number == received:
+                    self._rewrite_cseq(msg, sent)
         if event in (model.EV_REQPRACK, model.EV_REQ, model.EV_REQBYE) and new == EARLY and leg is not None:
             self._new_cseq(msg, leg)
         if new == CONFIRMED and old == CONFIRMED_NA:
@@ -642,6 +670,24 @@ class Module(ModuleBase):
                     dialog.legs[index].reinvite_ping = model.PING_SUCCESS
                 self._reinvite_pings[dialog] = self.ticks() + self.reinvite_ping_interval
                 self._ensure_ticking()
+
+    @staticmethod
+    def _sequential_reply(leg: Leg, t, p) -> None:
+        """A relayed reply to a re-INVITE/UPDATE towards `leg` (dlg_update_*_rpl_contact): a 401/407 means
+        the request comes again with a CSeq one higher, so our counter for that leg moves on too; the 2xx of
+        an INVITE tells the CSeq its ACK must carry towards the leg (as the INVITE left us, uac_auth() or our
+        pings having renumbered it)."""
+        code, reply = p.code, p.reply
+        if reply is None:
+            return
+        if code in (401, 407) and leg.last_gen_cseq:
+            leg.last_gen_cseq += 1
+        elif 200 <= code < 300 and t.method == "INVITE" and t.request is not None:
+            try:
+                received, sent = t.request.cseq.number, reply.cseq.number
+            except (SIPParseError, AttributeError):
+                return
+            leg.ack_cseq = (received, sent) if received != sent else None
 
     @staticmethod
     def _new_cseq(msg, leg: Leg) -> None:
@@ -728,11 +774,13 @@ class Module(ModuleBase):
         0 when the requests went out, -1 otherwise."""
         if dialog.state in (UNCONFIRMED, EARLY):
             t = dialog.transaction
-            cancel = getattr(self.tm, "t_cancel_trans", None) if self.tm is not None else None
-            if t is None or cancel is None:
+            if t is None or self.tm is None:
                 self._log(-1, "the initial transaction does not exist any more")
                 return -1
-            return 0 if cancel(t) is not False else -1
+            if self.tm.t_cancel_trans(t) < 0:  # (OpenSIPS adds no extra headers to these CANCELs)
+                self._log(-1, "failed to send the CANCELs")
+                return -1
+            return 0
         if dialog.state == DELETED:
             return -1
         headers = [*self.extra_headers, *(extra_headers or [])]
@@ -755,27 +803,31 @@ class Module(ModuleBase):
         call_soon(lambda now: self.end_dialog(dialog, extra_headers))
 
     def _leg_request(self, dialog: Dialog, dst: int, src: int, method: str, cseq: int, headers: list[str],
-                     body: bytes = b"", content_type: str | None = None):
-        """The in-dialog request towards leg `dst` (tm's t_request_within on OpenSIPS's dlg_t)."""
+                     body: bytes = b"", content_type: str | None = None, *, contact: str | None = None,
+                     routes: list[str] | None = None, fr_timeout: float | None = None):
+        """The in-dialog request towards leg `dst` (tm's t_request_within on OpenSIPS's dlg_t). `contact` and
+        `routes` replace the leg's remote target and route set (a PRACK takes them from the reply it
+        acknowledges: the leg is still early and has neither)."""
         from opensips_py.modules.tm.messages import LocalRequest
         leg = dialog.legs[dst]
-        if not leg.contact:
+        contact = contact or leg.contact
+        if not contact:
             raise ValueError("no contact available for the leg")
         remote_uri, local_uri = (dialog.from_uri, dialog.to_uri) if dst == CALLER_LEG else \
             (dialog.to_uri, dialog.from_uri)
-        routes = leg.route_uris
-        ruri = leg.contact
+        routes = leg.route_uris if routes is None else routes
+        ruri = contact
         route_lines: list[str] = []
         if routes:
             if ";lr" in routes[0].lower():
                 route_lines = [f"Route: {', '.join(f'<{r}>' for r in routes)}"]
             else:  # RFC 3261 §12.2.1.1: a strict first hop takes the R-URI, the contact goes last
                 ruri = routes[0]
-                route_lines = [f"Route: {', '.join(f'<{r}>' for r in [*routes[1:], leg.contact])}"]
+                route_lines = [f"Route: {', '.join(f'<{r}>' for r in [*routes[1:], contact])}"]
         return LocalRequest(method=method, ruri=ruri, from_=f"<{local_uri}>;tag={dialog.legs[src].tag}",
                             to=f"<{remote_uri}>;tag={leg.tag}", call_id=dialog.callid, cseq=cseq,
                             headers=[*route_lines, *headers], body=body, content_type=content_type,
-                            socket=leg.socket)
+                            socket=leg.socket, fr_timeout=fr_timeout)
 
     def _send_bye(self, dialog: Dialog, dst: int, src: int, headers: list[str]) -> int:
         if self.tm is None or not callable(getattr(self.tm, "t_uac", None)):
@@ -1305,15 +1357,136 @@ class Module(ModuleBase):
 
     def dlg_send_sequential(self, ctx: MsgContext, method: str, leg: str, body: str | None = None,
                             content_type: str | None = None, headers: str | None = None) -> int:
-        """Send an in-dialog request of our own to the caller or the callee (send_indialog_request)."""
+        """Send an in-dialog request of our own to the caller or the callee (send_indialog_request). A PRACK
+        from an onreply_route acknowledges the reliable provisional reply being handled (its RSeq in our RAck)
+        on the early leg that reply belongs to, made now if needed (4.0's dlg_ensure_reply_leg). 1 sent;
+        -1 otherwise, -2 for a PRACK of a reply without RSeq."""
         dialog = self.current_dialog(ctx)
-        if dialog is None or dialog.state not in (CONFIRMED_NA, CONFIRMED):
+        if dialog is None:
+            self._log(1, "no current dialog found")
             return -1
-        dst = CALLER_LEG if leg == "caller" else dialog.callee_index
-        src = dialog.other_leg(dst)
+        method = (method or "INVITE").upper()
         extra = [line for line in (headers or "").replace("\r\n", "\n").split("\n") if line.strip()]
-        return 1 if self.send_request(dialog, dst, src, (method or "INVITE").upper(),
-                                      (body or "").encode("utf-8", "surrogateescape"), content_type, extra) else -1
+        payload = (body or "").encode("utf-8", "surrogateescape")
+        msg = ctx.msg
+        if method == "PRACK":
+            rack = self.prack_rack(msg)
+            if isinstance(rack, int):
+                return rack
+            extra.append(rack)
+            if msg is not None and not msg.is_request:
+                dst = CALLER_LEG
+                if leg != "caller":
+                    tm_state = ctx.module_state.get("tm")
+                    branch = getattr(tm_state, "branch", -1)
+                    t = self.tm.transaction(ctx) if self.tm is not None else None
+                    dst = self.push_reply(dialog, msg, branch, t) or dialog.callee_index
+                    if dst == CALLER_LEG:
+                        return -1
+                return 1 if self.send_prack(dialog, msg, dst, payload, content_type, extra,
+                                            self.tm.transaction(ctx) if self.tm is not None else None) else -1
+        dst = CALLER_LEG if leg == "caller" else dialog.callee_index
+        if leg != "caller" and dst == CALLER_LEG:
+            self._log(-1, f"cannot send {method}: the dialog has no callee leg yet")
+            return -1
+        src = dialog.other_leg(dst)
+        return 1 if self.send_request(dialog, dst, src, method, payload, content_type, extra) else -1
+
+    # ---------------------------------------------------------------------------------- PRACK (4.0)
+    @staticmethod
+    def prack_rack(msg) -> str | int:
+        """dlg_prepare_prack_headers(): "RAck: <RSeq> <CSeq number> INVITE" for a provisional reply to an
+        INVITE; -1 for a message that is not one (no CSeq, another method), -2 when it has no RSeq (not
+        sent reliably)."""
+        try:
+            cseq = msg.cseq if msg is not None else None
+        except SIPParseError:
+            cseq = None
+        if cseq is None or cseq.method != "INVITE":
+            return -1
+        rseq = (msg.header("rseq") or "").strip()
+        if not rseq:
+            return -2
+        return f"RAck: {rseq} {cseq.number} INVITE"
+
+    def _auto_prack(self, dialog: Dialog, reply, t) -> None:
+        """dlg_auto_prack(): with the auto-prack flag, we PRACK each reliable provisional reply (101-199 with
+        an RSeq) towards the leg that sent it."""
+        if not 100 < reply.status < 200:
+            return
+        rack = self.prack_rack(reply)
+        if rack == -2:
+            return
+        if isinstance(rack, int) or not self.send_prack(dialog, reply, dialog.callee_index, b"", None, [rack], t):
+            self._log(-1, f"failed to send an automatic PRACK for dialog {dialog.did}")
+
+    def _prack_leg(self, dialog: Dialog, reply, dst: int) -> int:
+        """dlg_get_prack_leg(): the callee leg whose tag the reply carries, else `dst`."""
+        try:
+            tag = reply.to.tag if reply.to is not None else None
+        except SIPParseError:
+            tag = None
+        if tag:
+            for index in range(1, len(dialog.legs)):
+                if dialog.legs[index].tag == tag:
+                    return index
+        return dst
+
+    def send_prack(self, dialog: Dialog, reply, dst: int, body: bytes, content_type: str | None,
+                   extra: list[str], invite_t=None) -> bool:
+        """send_prack_indialog_request(): the PRACK of a provisional reply, inside the early dialog it opened:
+        R-URI the reply's Contact, route set from its Record-Routes, To-tag its tag, CSeq one above the
+        reply's (then one above our last towards that leg), sent with `auto_prack_fr_timeout`. When it fails
+        (>= 300 or no answer) and `auto_prack_hangup_on_failure` is set, the INVITE is answered 502 Bad Gateway
+        with that leg's To-tag (tm cancels the branch)."""
+        if self.tm is None or not callable(getattr(self.tm, "t_uac", None)):
+            return False
+        dst = self._prack_leg(dialog, reply, dst)
+        leg = dialog.legs[dst]
+        try:
+            number = reply.cseq.number
+            remote_tag = reply.to.tag
+        except (SIPParseError, AttributeError):
+            self._log(-1, "bad provisional reply or missing CSeq/To")
+            return False
+        contact = _contact_uri(reply)
+        if not contact:
+            self._log(-1, "no contact available in provisional reply")
+            return False
+        if leg.last_gen_cseq == 0:
+            leg.last_gen_cseq = number + 1
+        else:
+            leg.last_gen_cseq += 1
+        cseq = leg.last_gen_cseq
+        src = dialog.other_leg(dst)
+        headers = [f"Contact: <{dialog.legs[src].contact}>"] if dialog.legs[src].contact else []
+        routes = self._route_towards_callee(dialog, reply) if dst != CALLER_LEG else None
+        saved_tag = leg.tag
+        leg.tag = remote_tag or leg.tag
+        try:
+            request = self._leg_request(dialog, dst, src, "PRACK", cseq, [*headers, *extra], body, content_type,
+                                        contact=contact, routes=[r.strip().strip("<>") for r in routes]
+                                        if routes is not None else None,
+                                        fr_timeout=float(self.auto_prack_fr_timeout))
+        except ValueError as exc:
+            self._log(-1, f"cannot send PRACK in dialog {dialog.did}: {exc}")
+            return False
+        finally:
+            leg.tag = saved_tag
+
+        def answered(t, p) -> None:
+            if p.code < 300:
+                return
+            if not self.auto_prack_hangup_on_failure:
+                self._log(1, f"PRACK failed with {p.code}; auto_prack_hangup_on_failure is off")
+                return
+            if invite_t is not None and self.tm.t_reply_trans(invite_t, 502, "Bad Gateway", to_tag=remote_tag) < 0:
+                self._log(-1, "failed to send 502 on the INVITE transaction after the PRACK failed")
+
+        t = self.tm.t_uac(request, callback=answered)
+        if t is not None:
+            t.data["dialog"] = dialog
+        return t is not None
 
     def send_request(self, dialog: Dialog, dst: int, src: int, method: str, body: bytes = b"",
                      content_type: str | None = None, extra: list[str] | None = None,

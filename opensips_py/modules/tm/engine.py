@@ -368,9 +368,10 @@ class TransactionLayer:
     # ------------------------------------------------------------------------------------------ local replies
     def reply(self, t: Transaction, ctx: MsgContext | None, code: int, reason: str | None, *,
               headers: list[str] | None = None, body: bytes = b"", content_type: str | None = None,
-              state: TMState | None = None) -> int:
+              state: TMState | None = None, to_tag: str | None = None) -> int:
         """_reply()/_reply_light(): a reply of ours, stateful. 1 sent, -1 error (a final reply already went
-        upstream, or the reply could not be built)."""
+        upstream, or the reply could not be built). `to_tag`: the To-tag to answer with instead of ours
+        (t_reply_with_body()'s to_tag: a reply inside an early dialog of one of the branches)."""
         request = t.request
         if request is None or t.rcv is None:
             return -1
@@ -397,13 +398,14 @@ class TransactionLayer:
             contact = _dset_contact(ctx)
             if contact:
                 lines.insert(0, contact)
-        to_tag = None
-        if code >= 180:
+        if code >= 180 or to_tag:
             try:
                 has_tag = request.to is not None and request.to.tag is not None
             except SIPParseError:
                 has_tag = True
-            if not has_tag:
+            if has_tag:
+                to_tag = None
+            elif not to_tag:
                 to_tag = t.local_to_tag or self.to_tag(request)
                 t.local_to_tag = to_tag
         cancel = self.which_cancel(t) if t.is_invite and code >= 200 else []
@@ -1096,6 +1098,8 @@ class TransactionLayer:
             return None
         t = self._new_transaction(req.method)
         t.is_local = True
+        if req.fr_timeout is not None:
+            t.fr_timeout = req.fr_timeout
         call_id = req.call_id or new_call_id(sock.via_host)
         cseq = req.cseq if req.cseq is not None else 1
         via_branch = f"z9hG4bK{t.tid}.0"

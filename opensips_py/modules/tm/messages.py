@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -37,6 +38,19 @@ def our_via(socket: "ListenSocket", proto: str, branch: str, advertised: tuple[s
     return value + ";rport" if local_rport else value
 
 
+_CSEQ_LINE = re.compile(rb"\r\n[Cc][Ss][Ee][Qq][ \t]*:[ \t]*(\d+)")
+
+
+def _sent_cseq(sent: bytes | None) -> str | None:
+    """The CSeq number the branch request left with: its CANCEL and ACK must carry it (RFC 3261 §9.1,
+    §17.1.1.3) also when the script or a module renumbered it (uac_auth(), dialog's shift; OpenSIPS reads
+    it back from the branch's buffer for FL_USE_UAC_CSEQ)."""
+    if not sent:
+        return None
+    found = _CSEQ_LINE.search(sent, 0, sent.find(b"\r\n\r\n") + 2 if b"\r\n\r\n" in sent else len(sent))
+    return found.group(1).decode() if found else None
+
+
 def _route_lines(sent: bytes) -> list[str]:
     """The Route header lines of a request we sent (a CANCEL/ACK must follow the same route)."""
     try:
@@ -62,7 +76,7 @@ def build_local(t: "Transaction", branch: "ClientBranch", method: str, *, reply:
         to_line, from_line = t.to_line, t.from_line
     via = our_via(branch.socket, branch.proto, branch.via_branch, t.advertised) if branch.socket else ""
     lines = [f"{method} {branch.uri} SIP/2.0", f"Via: {via}", from_line, t.callid_line, to_line,
-             f"CSeq: {t.cseq_number} {method}", "Max-Forwards: 70"]
+             f"CSeq: {_sent_cseq(branch.sent) or t.cseq_number} {method}", "Max-Forwards: 70"]
     if branch.sent is not None and (t.is_local or b"\nRoute:" in branch.sent or b"\nroute:" in branch.sent
                                     or b"\nROUTE:" in branch.sent):
         lines.extend(_route_lines(branch.sent))
@@ -122,6 +136,7 @@ class LocalRequest:
     content_type: str | None = None
     next_hop: str | None = None  # a SIP URI or proto:host:port; default: the first loose Route, else the R-URI
     socket: "ListenSocket | None" = None
+    fr_timeout: float | None = None  # seconds without a final reply (None: the fr_timeout modparam)
 
 
 def new_call_id(host: str) -> str:

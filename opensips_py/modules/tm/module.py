@@ -108,6 +108,51 @@ class Module(ModuleBase):
     def t_uac(self, request: LocalRequest, callback: Callable | None = None) -> Transaction | None:
         return self.layer.t_uac(request, callback)
 
+    def t_cancel_trans(self, t: Transaction | None, extra_headers: list[str] | None = None) -> int:
+        """OpenSIPS's t_cancel_trans(): CANCEL every pending branch of an INVITE transaction from outside its
+        messages (dialog's MI end of an early dialog). Branches that rang get their CANCEL now, silent ones
+        when they first answer; `extra_headers` go into these CANCELs. 0 done, -1 no such live transaction."""
+        if t is None or t.deleted:
+            self.core.logger.error("t_cancel_trans(): cannot cancel with no transaction", "tm")
+            return -1
+        if not t.is_invite or t.status >= 200:
+            return 0  # nothing pending to cancel (OpenSIPS's which_cancel() finds no branch)
+        layer = self.layer
+
+        def cancel(now: float | None = None) -> None:
+            if t.deleted:
+                return
+            layer.cancel_uacs(t, layer.which_cancel(t), "\r\n".join(extra_headers) if extra_headers else None)
+
+        self._now_or_soon(cancel)
+        return 0
+
+    def t_reply_trans(self, t: Transaction | None, code: int, reason: str, *, body: bytes = b"",
+                      headers: list[str] | None = None, to_tag: str | None = None) -> int:
+        """OpenSIPS's t_reply_with_body() API: a reply of ours to transaction `t` from outside its request
+        (dialog's auto-PRACK failure answers the INVITE with 502). `to_tag` answers inside the early dialog
+        of a branch instead of with our own tag. 1 sent (or queued), -1 no such transaction or a final
+        reply went already."""
+        if t is None or t.deleted or t.request is None or t.status >= 200 and code >= 200:
+            return -1
+        layer = self.layer
+        result = [1]
+
+        def send(now: float | None = None) -> None:
+            if not t.deleted:
+                result[0] = layer.reply(t, None, code, reason, headers=headers, body=body, to_tag=to_tag)
+
+        self._now_or_soon(send)
+        return result[0]
+
+    def _now_or_soon(self, fn: Callable) -> None:
+        """Run `fn` now when the core is handling a message or a timer (its sends go out with them), else at
+        the core's next timer turn (an MI command, a module's task)."""
+        if getattr(self.core, "processing", True):
+            fn()
+        else:
+            self.core.call_soon(fn)
+
     def local_to_tag(self, ctx) -> str | None:
         t = self.layer.current(ctx)
         if t is None or t.request is None:

@@ -1,5 +1,6 @@
 """OpenSIPS's own SIPssert scenarios against opensips-py, in CI: the representative part that passes and fits
-the time limit (registration/, auth/, record-route/, dialog/01-06, permissions/, accounting/, startup/01 and 04).
+the time limit (registration/, auth/, record-route/, dialog/01-06 and 16, permissions/, accounting/, startup/01 and
+04, topology-hiding/01, 02 and 06).
 Each scenario is one test, run unmodified by `opensips-py sipssert` in its own network namespace, with
 Debian's SIPp and python-opensips; a scenario that does not pass fails its test with the runner's reason.
 The whole suite: `make sipssert` (docs/sipssert.md)."""
@@ -21,10 +22,12 @@ CI_SCENARIOS = [
     "auth/07.ha1-db-proxy", "auth/08.ha1-db-proxy-domain",
     "record-route/01.record-route", "record-route/02.record-route-protocols", "record-route/03.record-route-double",
     "dialog/01.dialog", "dialog/02.pinging", "dialog/03.reinvite-pinging", "dialog/04.expire",
-    "dialog/05.reinvite-auth", "dialog/06.auth-update",
+    "dialog/05.reinvite-auth", "dialog/06.auth-update", "dialog/16.prack-uas-manual-fail",
     "permissions/01.check-address", "permissions/02.check-address-fail",
     "accounting/01.db-transaction", "accounting/02.db-transaction-failed", "accounting/03.db-cdr",
     "startup/01.default-cfg", "startup/04.gen-loadbalancer-cfg",
+    "topology-hiding/01.th-no-dialog", "topology-hiding/02.th-no-dialog-username",
+    "topology-hiding/06.th-dialog-callid",
 ]
 
 

@@ -1,6 +1,6 @@
 """OpenSIPS's own SIPssert scenarios against opensips-py, in CI: the representative part that passes and fits
-the time limit (registration/, auth/, record-route/, dialog/01-06 and 16, permissions/, accounting/, startup/01 and
-04, topology-hiding/01, 02 and 06).
+the time limit (registration/, auth/, record-route/, dialog/01-08, 11, 12, 14 and 16, uac-auth/16, permissions/,
+accounting/, startup/01 and 04, topology-hiding/01, 02 and 06).
 Each scenario is one test, run unmodified by `opensips-py sipssert` in its own network namespace, with
 Debian's SIPp and python-opensips; a scenario that does not pass fails its test with the runner's reason.
 The whole suite: `make sipssert` (docs/sipssert.md)."""
@@ -22,7 +22,10 @@ CI_SCENARIOS = [
     "auth/07.ha1-db-proxy", "auth/08.ha1-db-proxy-domain",
     "record-route/01.record-route", "record-route/02.record-route-protocols", "record-route/03.record-route-double",
     "dialog/01.dialog", "dialog/02.pinging", "dialog/03.reinvite-pinging", "dialog/04.expire",
-    "dialog/05.reinvite-auth", "dialog/06.auth-update", "dialog/16.prack-uas-manual-fail",
+    "dialog/05.reinvite-auth", "dialog/06.auth-update", "dialog/07.prack-uac-manual-success",
+    "dialog/08.prack-uac-manual-multi-totag-success", "dialog/11.prack-uac-auto-success",
+    "dialog/12.prack-uac-auto-multi-totag-success", "dialog/14.prack-uac-auto-fail-reject",
+    "dialog/16.prack-uas-manual-fail", "uac-auth/16.dialog-auth-invite-uas",
     "permissions/01.check-address", "permissions/02.check-address-fail",
     "accounting/01.db-transaction", "accounting/02.db-transaction-failed", "accounting/03.db-cdr",
     "startup/01.default-cfg", "startup/04.gen-loadbalancer-cfg",

@@ -37,9 +37,11 @@ import signal as _signal  # noqa: E402
 import subprocess as _subprocess  # noqa: E402
 
 from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
+from opensips_py.script.async_engine import Pending  # noqa: E402
 from opensips_py.script.pvars import ALL  # noqa: E402
 
 MAX_OUTPUT = 32 * 1024
+POLL_INTERVAL = 0.02  # seconds between two looks at an async command's output
 
 
 class Module(ModuleBase):
@@ -105,13 +107,67 @@ class Module(ModuleBase):
         except _subprocess.TimeoutExpired:
             _kill(process)
             out, err = process.communicate()
+        self._store(ctx, stdout, out, stderr, err)
+        return 1
+
+    def _store(self, ctx, stdout, out: bytes, stderr, err: bytes) -> None:
         for ref, data in ((stdout, out), (stderr, err)):
             if ref is not None and data:
                 if len(data) >= MAX_OUTPUT:
                     self.core.logger.log(1, "no more space in output buffer", module="exec")
                     data = data[:MAX_OUTPUT - 1]
                 ref.set(ctx, data.decode(errors="replace"))
-        return 1
+
+    def async_exec(self, ctx, command: str, stdin: str | None = None, stdout=None, stderr=None, envavp=None):
+        """The async form: the command's output is read while the proxy goes on (a poll on the runtime's
+        timers every POLL_INTERVAL), and the script resumes when the command has ended and closed its output.
+        Without output variables nothing is waited for, as in the plain form."""
+        if stdout is None and stderr is None:
+            return self.exec(ctx, command, stdin, stdout, stderr, envavp)
+        self._reap()
+        try:
+            process = _subprocess.Popen(
+                ["/bin/sh", "-c", command], env=self._environment(ctx, envavp), close_fds=True,
+                start_new_session=True, stdin=_subprocess.PIPE if stdin else _subprocess.DEVNULL,
+                stdout=_subprocess.PIPE if stdout is not None else _subprocess.DEVNULL,
+                stderr=_subprocess.PIPE if stderr is not None else _subprocess.DEVNULL)
+        except OSError as exc:
+            self.core.logger.log(-1, f"fork failed: {exc}", module="exec")
+            return -1
+        if stdin:
+            try:
+                process.stdin.write(stdin.encode())
+                process.stdin.close()
+            except OSError:
+                pass
+        streams = {name: pipe for name, pipe in (("out", process.stdout), ("err", process.stderr)) if pipe}
+        for pipe in streams.values():
+            _os.set_blocking(pipe.fileno(), False)
+        output = {"out": bytearray(), "err": bytearray()}
+        pending = Pending(self.core)
+        start = float(getattr(self.core, "now", 0.0))
+
+        def poll(now: float) -> None:
+            for name, pipe in list(streams.items()):
+                try:
+                    chunk = _os.read(pipe.fileno(), 65536)
+                except BlockingIOError:
+                    continue
+                if chunk and len(output[name]) < MAX_OUTPUT:
+                    output[name] += chunk
+                if not chunk:
+                    pipe.close()
+                    del streams[name]
+            if self.time_to_kill > 0 and now - start >= self.time_to_kill and process.poll() is None:
+                _kill(process)
+            if not streams and process.poll() is not None:
+                self._store(ctx, stdout, bytes(output["out"]), stderr, bytes(output["err"]))
+                pending.resume(1)
+                return
+            self.core.add_timer(now + POLL_INTERVAL, poll)
+
+        self.core.add_timer(start + POLL_INTERVAL, poll)
+        return pending
 
 
 def _kill(process: _subprocess.Popen) -> None:

@@ -170,3 +170,26 @@ route { usleep(1000); xlog("rc=$rc\\n"); send_reply(200, "OK"); }
 """)
     proxy.send(request("OPTIONS"))
     assert proxy.script_logs() == ["rc=1"]
+
+
+def test_async_exec_resumes_with_the_command_output_while_the_proxy_serves():
+    import time
+
+    proxy = tm_proxy("""
+route {
+    if (is_method("OPTIONS")) { send_reply(200, "OK"); exit; }
+    async(exec("sleep 0.2; echo hello", , $var(out)), done);
+}
+route[done] { xlog("out=$var(out) rc=$rc\\n"); t_reply(486, "Busy"); }
+""", head_extra='loadmodule "exec.so"\n')
+    proxy.send(request("INVITE"))
+    options = proxy.send(request("OPTIONS", call_id="o@x", branch="z9hG4bKo2"))
+    assert [parsed(s).status for s in options] == [200]  # served while the command runs
+    replies = []
+    for _ in range(500):  # bounded: the command ends within ~0.2 s of real time
+        replies += [parsed(s).status for s in proxy.net.advance(0.02)]
+        if 486 in replies:
+            break
+        time.sleep(0.005)
+    assert 486 in replies
+    assert proxy.script_logs() == ["out=hello\n rc=1"]

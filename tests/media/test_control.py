@@ -7,7 +7,7 @@ import pytest
 
 from opensips_py.media import bencode
 from opensips_py.media.control import MediaRelay, RelayConfig
-from opensips_py.media.ngclient import _native
+from opensips_py.media.bencode import to_native
 from tests.media.conftest import load_sdp
 from tests.media.flows import opensips_flags
 
@@ -40,7 +40,7 @@ class Driver:
         cookie = cookie or b"t%d" % self.sequence
         reply = self.raw(cookie + b" " + bencode.encode(document))
         assert reply is not None and reply.startswith(cookie + b" ")
-        return _native(bencode.decode(reply[len(cookie) + 1:]))
+        return to_native(bencode.decode(reply[len(cookie) + 1:]))
 
     def offer(self, sdp: str, call_id: str = "c1", from_tag: str = "a", flags: str = BASE, **extra) -> dict:
         document = {"command": "offer", "call-id": call_id, "from-tag": from_tag, "sdp": load_sdp(sdp),

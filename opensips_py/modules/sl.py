@@ -124,7 +124,7 @@ class Module(ModuleBase):
         headers = reply_header_lines(extras.get("reply_headers"))
         body = str(extras.get("reply_body") or "").encode("utf-8", "surrogateescape")
         if 300 <= code < 400:
-            contact = self._dset_contact(ctx)
+            contact = ctx.dset_contact()
             if contact:
                 headers.insert(0, contact)
         # sl_funcs.c: our tag goes on replies >= 180 to a request whose To has no tag
@@ -143,18 +143,6 @@ class Module(ModuleBase):
             stats[f"{min(code // 100, 6)}xx_replies"] += 1
             stats["sent_replies"] += 1
         return 1
-
-    @staticmethod
-    def _dset_contact(ctx) -> str | None:
-        """A redirect lists the destination set (dset.c print_dset): the new R-URI and every branch."""
-        uris: list[str] = []
-        if ctx.new_uri is not None:
-            q = f";q={ctx.ruri_q / 1000:g}" if ctx.ruri_q is not None else ""
-            uris.append(f"<{ctx.new_uri}>{q}")
-        for branch in ctx.branches:
-            q = f";q={branch.q / 1000:g}" if branch.q is not None else ""
-            uris.append(f"<{branch.uri}>{q}")
-        return "Contact: " + ", ".join(uris) if uris else None
 
     # ---------------------------------------------------------------------------------- before the script
     def before_request_route(self, ctx) -> bool:

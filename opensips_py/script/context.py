@@ -175,6 +175,18 @@ class MsgContext:
             return self.msg.ruri_text
         return ""
 
+    def dset_contact(self) -> str | None:
+        """The Contact header of a 3xx built from the destination set (dset.c print_dset): the new R-URI,
+        then every branch, each with its q; None when the set is empty. sl and tm redirects both use it."""
+        uris: list[str] = []
+        if self.new_uri is not None:
+            q = f";q={self.ruri_q / 1000:g}" if self.ruri_q is not None else ""
+            uris.append(f"<{self.new_uri}>{q}")
+        for branch in self.branches:
+            q = f";q={branch.q / 1000:g}" if branch.q is not None else ""
+            uris.append(f"<{branch.uri}>{q}")
+        return "Contact: " + ", ".join(uris) if uris else None
+
     def send(self, output: Send) -> None:
         self.process.outbox.append(output)
 

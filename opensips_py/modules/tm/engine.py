@@ -395,7 +395,7 @@ class TransactionLayer:
         if not body and extras.get("reply_body"):
             body = str(extras["reply_body"]).encode("utf-8", "surrogateescape")
         if 300 <= code < 400 and ctx is not None:
-            contact = _dset_contact(ctx)
+            contact = ctx.dset_contact()
             if contact:
                 lines.insert(0, contact)
         if code >= 180 or to_tag:
@@ -1145,18 +1145,6 @@ def next_hop(destination: str, forced: "ListenSocket | None") -> Target:
     if forced is not None and forced.proto != target.proto:
         return Target(forced.proto, target.host, target.port)
     return target
-
-
-def _dset_contact(ctx: MsgContext) -> str | None:
-    """A redirect lists the destination set (print_dset), as sl does."""
-    uris: list[str] = []
-    if ctx.new_uri is not None:
-        q = f";q={ctx.ruri_q / 1000:g}" if ctx.ruri_q is not None else ""
-        uris.append(f"<{ctx.new_uri}>{q}")
-    for branch in ctx.branches:
-        q = f";q={branch.q / 1000:g}" if branch.q is not None else ""
-        uris.append(f"<{branch.uri}>{q}")
-    return "Contact: " + ", ".join(uris) if uris else None
 
 
 def _insert_path(msg: "Request", path: str) -> None:

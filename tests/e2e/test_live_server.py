@@ -9,17 +9,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-import trio
 
 from opensips_py.runtime import ProxyCore
 from opensips_py.runtime.log import Logger
-from opensips_py.transport.server import LiveServer
 from tests.e2e.support import LOOPBACK, free_port, proxy_process
 from tests.shared import CORPUS, REPO
+from tests.transport.support import Proxy
 
 pytestmark = pytest.mark.live
 
@@ -33,33 +31,6 @@ def config(port: int, extra: str = "") -> str:
             'loadmodule "proto_udp.so"\nloadmodule "proto_tcp.so"\nloadmodule "sl.so"\n'
             'route {\n\tif ($rm == "OPTIONS") { sl_send_reply(200, "OK"); exit; }\n'
             '\tforward("udp:127.0.0.1:9");\n}\n')
-
-
-class ServerThread:
-    """A LiveServer in a thread of this process, so the test can read the core's counters."""
-
-    def __init__(self, core: ProxyCore) -> None:
-        self.core = core
-        self.server = LiveServer(core)
-        self._token = None
-        self._started = threading.Event()
-        self.thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
-
-    async def _main(self) -> None:
-        self._token = trio.lowlevel.current_trio_token()
-        async with trio.open_nursery() as nursery:
-            await nursery.start(self.server.run)
-            self._started.set()
-
-    def __enter__(self) -> "ServerThread":
-        self.thread.start()
-        assert self._started.wait(10), "the server did not start"
-        return self
-
-    def __exit__(self, *exc) -> None:
-        trio.from_thread.run_sync(self.server.shutdown, trio_token=self._token)
-        self.thread.join(5)
-        assert not self.thread.is_alive()
 
 
 def core_for(port: int, extra: str = "") -> ProxyCore:
@@ -88,7 +59,7 @@ def test_garbage_datagrams_are_counted_and_the_server_keeps_serving():
     rng = random.Random(4475)
     invalid = [path.read_bytes() for path in sorted((CORPUS / "rfc4475").glob("*.dat"))
                if path.name in ("badinv01.dat", "ncl.dat", "insuf.dat", "mismatch01.dat", "lwsruri.dat")]
-    with ServerThread(core), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+    with Proxy(core), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         sender.bind((LOOPBACK, 0))
         sender.settimeout(0.2)
         for _ in range(200):
@@ -107,7 +78,7 @@ def test_garbage_datagrams_are_counted_and_the_server_keeps_serving():
 
 def test_a_reply_to_a_tcp_request_comes_back_on_the_same_connection():
     port = free_port()
-    with ServerThread(core_for(port)), socket.create_connection((LOOPBACK, port), timeout=5) as conn:
+    with Proxy(core_for(port)), socket.create_connection((LOOPBACK, port), timeout=5) as conn:
         local = conn.getsockname()[1]
         for n in range(3):
             conn.sendall(OPTIONS.format(proto="TCP", port=local, n=n).encode())
@@ -121,7 +92,7 @@ def test_a_reply_to_a_tcp_request_comes_back_on_the_same_connection():
 
 def test_tcp_max_connections_refuses_connections_beyond_the_limit():
     port = free_port()
-    with ServerThread(core_for(port, "tcp_max_connections = 1\n")):
+    with Proxy(core_for(port, "tcp_max_connections = 1\n")):
         first = socket.create_connection((LOOPBACK, port), timeout=5)
         first.sendall(OPTIONS.format(proto="TCP", port=first.getsockname()[1], n=1).encode())
         assert first.recv(65535).startswith(b"SIP/2.0 200")
@@ -134,7 +105,7 @@ def test_tcp_max_connections_refuses_connections_beyond_the_limit():
 
 def test_an_idle_tcp_connection_is_closed_after_tcp_connection_lifetime():
     port = free_port()
-    with ServerThread(core_for(port, "tcp_connection_lifetime = 1\n")):
+    with Proxy(core_for(port, "tcp_connection_lifetime = 1\n")):
         conn = socket.create_connection((LOOPBACK, port), timeout=5)
         conn.sendall(OPTIONS.format(proto="TCP", port=conn.getsockname()[1], n=1).encode())
         assert conn.recv(65535).startswith(b"SIP/2.0 200")
@@ -161,7 +132,7 @@ def test_an_outgoing_tcp_connection_not_up_within_tcp_connect_timeout_is_abandon
         'forward("udp:127.0.0.1:9")', f'forward("tcp:127.0.0.1:{blackhole.getsockname()[1]}")')
     core = ProxyCore.from_text(text, logger=Logger(-1, sink=lines.append))
     try:
-        with ServerThread(core), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        with Proxy(core), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             invite = OPTIONS.format(proto="UDP", port=5999, n=9).replace("OPTIONS", "INVITE").encode()
             started = time.monotonic()
             sender.sendto(invite, (LOOPBACK, port))

@@ -65,3 +65,8 @@ EXPORTS = ModuleExports(
         Dependency(("clusterer",), when_param="cluster_id", unless_values=(0,)),
     ),
 )
+
+
+from opensips_py.modules.presence.module import Module  # noqa: E402
+
+__all__ = ["EXPORTS", "Module"]

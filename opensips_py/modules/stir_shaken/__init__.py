@@ -1,4 +1,9 @@
-"""stir_shaken: STIR/SHAKEN caller-ID signing and verification (RFC 8224/8225/8588 Identity header)."""
+"""stir_shaken: STIR/SHAKEN caller-ID signing and verification (RFC 8224/8225/8588 Identity header).
+
+The exports table is here; the implementation is in this package: module.py (script functions, $identity,
+MI), passport.py (the PASSporT's canonical form, ES256, Identity header parsing), certs.py (certificates,
+the trusted-CA store and CRLs). docs/stir-shaken.md describes it.
+"""
 from __future__ import annotations
 
 from opensips_py.modules.exports import (
@@ -59,3 +64,7 @@ EXPORTS = ModuleExports(
                   alias_4_0="stir_shaken:crl_reload"),
     ),
 )
+
+from opensips_py.modules.stir_shaken.module import Module  # noqa: E402
+
+__all__ = ["EXPORTS", "Module"]

@@ -147,3 +147,10 @@ EXPORTS = ModuleExports(
         Dependency(("clusterer",), when_param="cluster_id", unless_values=(0,)),
     ),
 )
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+# timerec.py (dr_rules.timerec), data.py (tables -> gateways, carriers, prefix tree) and module.py (script
+# functions, MI, probing, state flushing): see docs/drouting.md.
+
+from opensips_py.modules.drouting.module import Module  # noqa: E402,F401

@@ -137,19 +137,26 @@ class Module(ModuleBase):
     def _restore_subscriptions(self) -> None:
         """restore_db_subs(): unexpired active_watchers rows into memory, then the table is emptied (the
         rows come back at the next sync, marked new)."""
-        now = int(self._now())
-        for row in self.db.query(self.active_watchers_table, where=[("expires", ">", now)]):
+        restored = []
+        for row in self.db.query(self.active_watchers_table):
             subs = from_row(row)
             subs.db_flag = INSERTDB
             self.subs.insert(subs)
+            restored.append(subs)
         if not self.fallback2db:
             self.db.delete(self.active_watchers_table)
 
+        def drop_expired(now: float) -> None:
+            """Rows already expired are not restored (the core's clock is known from its first timer)."""
+            for subs in restored:
+                if subs.expires <= now and self.subs.get(*subs.key) is subs:
+                    del self.subs.by_key[subs.key]
+
+        self.core.add_timer(0.0, drop_expired)
+
     def _restore_presentities(self) -> None:
-        now = int(self._now())
+        """pres_htable_restore(): which publications exist (expired ones go at the next clean tick)."""
         for row in self.db.query(self.presentity_table, ["username", "domain", "event", "etag", "expires"]):
-            if int(row["expires"] or 0) < now:
-                continue
             key = (uandd_to_uri(_text(row["username"]), _text(row["domain"])), _text(row["event"]))
             self.phtable.setdefault(key, {})[_text(row["etag"])] = 1
 

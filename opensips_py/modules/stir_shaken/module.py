@@ -110,6 +110,9 @@ class Module(ModuleBase):
         except CertError as exc:
             raise ModuleInitError(f"stir_shaken: failed to load trusted CAs/CRLs: {exc}") from exc
 
+    def _log(self, level: int, text: str) -> None:
+        self.core.logger.log(level, text, module="stir_shaken")
+
     def _str_param(self, name: str) -> str | None:
         value = self.param(name)
         return str(value) if value not in (None, "") else None
@@ -175,7 +178,7 @@ class Module(ModuleBase):
         msg = ctx.msg
         level = ATTEST_LEVELS.get((attest or "").lower())
         if level is None:
-            ctx.log(-1, "stir_shaken: Bad attestation level\n")
+            self._log(-1, "Bad attestation level")
             return -1  # the fixup fails at run time: E_UNSPEC
         if orig is None:
             rc, orig = self.orig_tn_of(msg)
@@ -183,7 +186,7 @@ class Module(ModuleBase):
                 return rc
         orig_tn = self._passport_number(orig)
         if orig_tn is None:
-            ctx.log(-1, f"stir_shaken: failed to validate Originator number ({orig})\n")
+            self._log(-1, f"failed to validate Originator number ({orig})")
             return -3
         if dest is None:
             rc, dest = self.dest_tn_of(msg)
@@ -191,7 +194,7 @@ class Module(ModuleBase):
                 return rc
         dest_tn = self._passport_number(dest)
         if dest_tn is None:
-            ctx.log(-1, f"stir_shaken: failed to validate Destination number ({dest})\n")
+            self._log(-1, f"failed to validate Destination number ({dest})")
             return -3
 
         now = int(self.wall_clock())
@@ -203,30 +206,30 @@ class Module(ModuleBase):
         else:
             date_ts = date_timestamp(date_field.value)
             if date_ts is None:
-                ctx.log(-1, "stir_shaken: Failed to get UNIX time from Date header\n")
+                self._log(-1, "Failed to get UNIX time from Date header")
                 return -1
             if abs(now - date_ts) > self.auth_date_freshness:
-                ctx.log(2, "stir_shaken: Date header timestamp diff exceeds local policy\n")
+                self._log(2, "Date header timestamp diff exceeds local policy")
                 return -4
 
         try:
             certificate = load_certificates(cert or "")[0]
             key = load_private_key(pkey or "")
         except CertError as exc:
-            ctx.log(-1, f"stir_shaken: {exc}\n")
+            self._log(-1, f"{exc}")
             return -1
         if not valid_at(certificate, now):
-            ctx.log(2, "stir_shaken: The current time does not fall within the certificate validity\n")
+            self._log(2, "The current time does not fall within the certificate validity")
             return -5
         if date_ts != now and not valid_at(certificate, date_ts):
-            ctx.log(2, "stir_shaken: The Date header does not fall within the certificate validity\n")
+            self._log(2, "The Date header does not fall within the certificate validity")
             return -5
 
         signing_input = unsigned_passport(date_ts, level, x5u, orig_tn, dest_tn, origid)
         try:
             token = signing_input + "." + sign(key, signing_input)
         except ValueError as exc:
-            ctx.log(-1, f"stir_shaken: Failed to sign: {exc}\n")
+            self._log(-1, f"Failed to sign: {exc}")
             return -1
         value = identity_value(token, x5u)
         if out is None:
@@ -286,7 +289,7 @@ class Module(ModuleBase):
             error = (INTERNAL_ERROR, IERROR_REASON)
         orig_tn = self._passport_number(orig)
         if orig_tn is None:
-            ctx.log(-1, f"stir_shaken: failed to validate Originator number ({orig})\n")
+            self._log(-1, f"failed to validate Originator number ({orig})")
             return fail(-3, *error)
         if dest is None:
             error = (BAD_REQUEST, BADREQ_DEST_REASON)
@@ -297,7 +300,7 @@ class Module(ModuleBase):
             error = (INTERNAL_ERROR, IERROR_REASON)
         dest_tn = self._passport_number(dest)
         if dest_tn is None:
-            ctx.log(-1, f"stir_shaken: failed to validate Destination number ({dest})\n")
+            self._log(-1, f"failed to validate Destination number ({dest})")
             return fail(-3, *error)
 
         try:
@@ -307,10 +310,10 @@ class Module(ModuleBase):
                 return fail(-1, INTERNAL_ERROR, "Failed to parse identity header")
             return fail(exc.code, INVALID_IDENTITY_CODE, INVALID_IDENTITY_REASON)
         if parsed.alg_param is not None and parsed.alg_param != "ES256":
-            ctx.log(2, f"stir_shaken: Unsupported 'alg': {parsed.alg_param}\n")
+            self._log(2, f"Unsupported 'alg': {parsed.alg_param}")
             return fail(-5, INVALID_IDENTITY_CODE, INVALID_IDENTITY_REASON)
         if not parsed.claims_ok():
-            ctx.log(2, "stir_shaken: Required PASSporT claims are missing or have bad datatypes\n")
+            self._log(2, "Required PASSporT claims are missing or have bad datatypes")
             return fail(-4, INVALID_IDENTITY_CODE, INVALID_IDENTITY_REASON)
 
         date_field = self._header(msg, "Date")
@@ -324,38 +327,38 @@ class Module(ModuleBase):
             if date_ts is None:
                 return fail(-1, INTERNAL_ERROR, "Failed to get UNIX time from Date header")
             if abs(now - date_ts) > self.verify_date_freshness:
-                ctx.log(2, "stir_shaken: Date header timestamp diff exceeds local policy\n")
+                self._log(2, "Date header timestamp diff exceeds local policy")
                 return fail(-6, *STALE_DATE)
         elif abs(now - iat) > self.verify_date_freshness:
-            ctx.log(2, "stir_shaken: 'iat' timestamp diff exceeds local policy\n")
+            self._log(2, "'iat' timestamp diff exceeds local policy")
             return fail(-6, *STALE_DATE)
 
         # different identities in the PASSporT and the request: the signature could not verify anyway
         if parsed.orig_tn != orig_tn:
-            ctx.log(2, f"stir_shaken: Differing identities in orig claim [{parsed.orig_tn}] and PAI/From "
-                       f"[{orig_tn}]\n")
+            self._log(2, f"Differing identities in orig claim [{parsed.orig_tn}] and PAI/From "
+                       f"[{orig_tn}]")
             return fail(-9, INVALID_IDENTITY_CODE, INVALID_IDENTITY_REASON)
         if parsed.dest_tn != dest_tn:
-            ctx.log(2, f"stir_shaken: Differing identities in dest claim [{parsed.dest_tn}] and To "
-                       f"[{dest_tn}]\n")
+            self._log(2, f"Differing identities in dest claim [{parsed.dest_tn}] and To "
+                       f"[{dest_tn}]")
             return fail(-9, INVALID_IDENTITY_CODE, INVALID_IDENTITY_REASON)
 
         try:
             chain = load_certificates(cert or "")
         except CertError as exc:
-            ctx.log(-1, f"stir_shaken: Failed to load certificate: {exc}\n")
+            self._log(-1, f"Failed to load certificate: {exc}")
             return fail(-1, INTERNAL_ERROR, "Failed to load certificate")
         leaf = chain[0]
         checked_at = date_ts if date_ts is not None else iat
         if not valid_at(leaf, checked_at):
-            ctx.log(3, "stir_shaken: The %s does not fall within the certificate validity\n"
+            self._log(3, "The %s does not fall within the certificate validity"
                     % ("Date header" if date_ts is not None else "'iat' value"))
             return fail(-7, INVALID_IDENTITY_CODE, INVALID_IDENTITY_REASON + " (cert validity)")
         if not has_tn_auth_list(leaf):
-            ctx.log(3, "stir_shaken: The certificate is missing the TnAuthList extension\n")
+            self._log(3, "The certificate is missing the TnAuthList extension")
             return fail(-8, *UNSUPPORTED_CREDENTIAL)
         if not self.store.verify(leaf, chain, now):
-            ctx.log(3, "stir_shaken: Invalid certificate\n")
+            self._log(3, "Invalid certificate")
             return fail(-8, *UNSUPPORTED_CREDENTIAL)
 
         if date_field is not None and iat != date_ts and abs(now - iat) > self.verify_date_freshness:
@@ -368,7 +371,7 @@ class Module(ModuleBase):
             return fail(-1, INTERNAL_ERROR, "Error while verifying signature")
         signing_input = unsigned_passport(iat, parsed.attest, parsed.x5u, orig_tn, dest_tn, parsed.origid)
         if not signature_valid(public_key, signing_input, parsed.signature):
-            ctx.log(3, "stir_shaken: Signature did not verify successfully\n")
+            self._log(3, "Signature did not verify successfully")
             return fail(-9, INVALID_IDENTITY_CODE, INVALID_IDENTITY_REASON + " (bad signature)")
         return 1
 

@@ -144,6 +144,8 @@ class ProxyCore:
         self._myself_exact: set[tuple[str, int]] = set()
         self._myself_any_port: set[str] = set()
         self._index_myself()
+        # register_alias_fct(): modules (domain) that add names of ours; asked by is_myself() last
+        self.alias_functions: list[Callable[[str, int | None, str | None], bool]] = []
 
         try:
             self.modules, placeholders = instantiate(config, self)
@@ -494,12 +496,13 @@ class ProxyCore:
         if bare in self._myself_any_port:
             return True
         if port is None:
-            return any(h == bare for h, _ in self._myself_exact)
-        if (bare, port) in self._myself_exact:
+            if any(h == bare for h, _ in self._myself_exact):
+                return True
+        elif (bare, port) in self._myself_exact:
             return True
-        if port in self._wildcard_ports and ip_literal(bare) is not None:
+        elif port in self._wildcard_ports and ip_literal(bare) is not None:
             return True
-        return False
+        return any(check(bare, port, proto) for check in self.alias_functions)
 
     # ---------------------------------------------------------------------------------- replies
     def reply_destination(self, msg: Request, rcv: ReceiveInfo, force_rport: bool = False,

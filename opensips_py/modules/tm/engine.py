@@ -786,7 +786,7 @@ class TransactionLayer:
             ack = build_local(t, branch, "ACK", reply=msg,
                               server_signature=bool(self.core.settings.server_signature))
             self._send(ack, branch.proto, branch.host, branch.port, branch.socket, branch.connection_id)
-        if not t.is_local and t.callbacks is not None:
+        if t.callbacks is not None:  # local transactions too, as OpenSIPS (b2b_entities reads their 1xx)
             self._run_callbacks(t, TMCB.RESPONSE_IN, TMCBParams(TMCB.RESPONSE_IN, request=t.request, reply=msg,
                                                                  code=code, branch=index))
         if t.on_reply is not None or branch.on_reply is not None:

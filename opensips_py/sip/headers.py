@@ -33,6 +33,8 @@ _TOKEN_RE = re.compile(_TOKEN)
 _QUOTED_RE = re.compile(_QUOTED)
 _PARAM_RE = re.compile(rf"[ \t]*;[ \t]*({_TOKEN})(?:[ \t]*=[ \t]*({_QUOTED}|[^;,\s\"]+))?")
 _DISPLAY_TOKENS_RE = re.compile(rf"[ \t]*{_TOKEN}(?:[ \t]+{_TOKEN})*[ \t]*")
+# OpenSIPS's parse_to() also takes a ':' in an unquoted display name (SIPp's "To:[$from]" writes "To:: <…>")
+_DISPLAY_TOKENS_LAX_RE = re.compile(rf"[ \t]*[:\w.!%*+`'~-]+(?:[ \t]+[:\w.!%*+`'~-]+)*[ \t]*")
 _COMMA_RE = re.compile(r"[ \t]*,[ \t]*")
 _WS_RE = re.compile(r"[ \t]*")
 _VIA_RE = re.compile(
@@ -269,7 +271,9 @@ def _parse_one_name_addr(value: str, pos: int, allow_list: bool, what: str,
             raise _bad(f"quoted display name without <URI> in {what}")
     elif char != "<":
         lt = value.find("<", pos)
-        if lt > 0 and (not allow_list or "," not in value[pos:lt]) and _DISPLAY_TOKENS_RE.fullmatch(value, pos, lt):
+        if lt > 0 and (not allow_list or "," not in value[pos:lt]) and (
+                _DISPLAY_TOKENS_RE.fullmatch(value, pos, lt)
+                or not allow_list and _DISPLAY_TOKENS_LAX_RE.fullmatch(value, pos, lt)):
             display = " ".join(value[pos:lt].split())
             pos = lt
     if pos < len(value) and value[pos] == "<":

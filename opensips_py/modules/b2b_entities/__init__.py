@@ -83,3 +83,9 @@ EXPORTS = ModuleExports(
         Dependency(("clusterer",), when_param="cluster_id", unless_values=(0,)),
     ),
 )
+
+# ------------------------------------------------------------------------------------------------ implementation
+# dialog.py (the entity: one SIP dialog of the B2BUA) and module.py (the tables, the request/reply handling,
+# the API b2b_logic uses): see docs/b2b.md. The ua_session_* functions and MI commands are not implemented.
+
+from opensips_py.modules.b2b_entities.module import Module  # noqa: E402,F401

@@ -140,3 +140,9 @@ EXPORTS = ModuleExports(
         Dependency(("cachedb_*",), when_param="cachedb_url"),
     ),
 )
+
+# ------------------------------------------------------------------------------------------------ implementation
+# records.py (sessions and their entities), module.py (script functions, PVs, the entity callbacks, bridging),
+# mi.py: see docs/b2b.md. b2b_trigger_scenario() and b2b_bridge_request() are not implemented.
+
+from opensips_py.modules.b2b_logic.module import Module  # noqa: E402,F401

@@ -1,0 +1,552 @@
+"""b2b_entities: the server and client dialogs of the B2BUA, and the API b2b_logic drives them with.
+
+What OpenSIPS's b2b_entities does (dlg.c, server.c, client.c), here:
+- `server_new(ctx, …)`: the initial INVITE the script runs becomes a server entity inside a tm transaction
+  (t_newtran); our replies to it go through tm with the entity key as To-tag.
+- `client_new(info, …)`: a new INVITE sent with tm's t_uac, Call-ID = the entity key; its replies come back
+  through a tm callback on the transaction.
+- `before_request_route()` (OpenSIPS's b2b_prescript_f): an in-dialog request whose To-tag (server) or Call-ID
+  (client) is an entity key is taken before the script: a tm transaction is made for it, glare is answered
+  (491 when we have an INVITE out, 500 "Overlapping Requests" when one of the peer's is still open), then the
+  entity's owner (b2b_logic) is notified; the main route does not run.
+- `send_request()` / `send_reply()`: requests inside an entity's dialog (its own CSeq, route set, remote
+  target and tags; the ACK of a 2xx is sent statelessly and again on each 2xx retransmission; a BYE of a
+  client still ringing becomes a CANCEL) and replies to the request the peer has open on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from opensips_py.modules.b2b_entities import EXPORTS
+from opensips_py.modules.b2b_entities.dialog import CLIENT, SERVER, B2BDialog, State, generate_key, is_key
+from opensips_py.modules.base import ModuleBase, ModuleInitError
+from opensips_py.runtime.forward import BadDestination, parse_destination, target_of_uri
+from opensips_py.script.context import Send
+from opensips_py.sip import URI, SIPParseError
+
+# notify kinds (B2B_REQUEST / B2B_REPLY) and flags (B2B_NOTIFY_FL_*)
+REQUEST = 0
+REPLY = 1
+FL_TERM_BYE = 1     # a BYE came while a request of the peer was still open: it was answered here
+FL_ACK_NEG = 2      # the ACK of a negative reply
+
+
+
+@dataclass
+class ClientInfo:
+    """client_info_t: what the INVITE of a new client entity carries."""
+
+    req_uri: str
+    to_uri: str                  # name-addr or URI
+    from_uri: str                # name-addr or URI (without tag)
+    local_contact: str
+    call_id: str | None = None   # None: the entity key
+    from_tag: str | None = None
+    cseq: int = 1
+    body: bytes = b""
+    content_type: str | None = None
+    extra_headers: list[str] = field(default_factory=list)
+    dst_uri: str | None = None   # outbound proxy / $du
+    socket: Any = None
+    method: str = "INVITE"
+
+
+def name_addr(text: str, display: str | None = None) -> str:
+    """`<uri>` (with a quoted display name) from a URI or a name-addr."""
+    text = text.strip()
+    if "<" in text:
+        return text
+    return (f'"{display}" ' if display else "") + f"<{text}>"
+
+
+def local_contact_of(sock: Any, user: str | None = None) -> str:
+    """get_local_contact(): sip:[user@]address:port[;transport=x] of a listening socket."""
+    if sock is None:
+        return "sip:127.0.0.1"
+    host = sock.via_host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    uri = f"sip:{user + '@' if user else ''}{host}:{sock.via_port}"
+    if sock.proto != "udp":
+        uri += f";transport={sock.proto}"
+    return uri
+
+
+class Module(ModuleBase):
+    """The entity tables and the API of b2b_entities (b2be_load.h)."""
+
+    exports = EXPORTS
+
+    def init(self) -> None:
+        self.tm = self.core.modules.get("tm")
+        if self.tm is None:
+            raise ModuleInitError("b2b_entities: needs the tm module")
+        self.prefix = str(self.param("b2b_key_prefix") or "B2B")
+        self.servers: dict[str, B2BDialog] = {}
+        self.clients: dict[str, B2BDialog] = {}
+        self._hash = 0
+
+    # ---------------------------------------------------------------------------------- creation
+    def _new_key(self) -> str:
+        self._hash = (self._hash + 1) % 512
+        return generate_key(self.prefix, self._hash)[0]
+
+    def server_new(self, ctx: Any, local_contact: str, logic_key: str | None,
+                   notify: Callable | None) -> B2BDialog | None:
+        """server_new(): the current initial INVITE becomes a server entity (its tm transaction is made)."""
+        msg = ctx.msg
+        rc = self.tm.t_newtran(ctx)
+        if rc < 1:
+            self.core.logger.error("b2b_entities: cannot create the transaction of the initial request",
+                                   "b2b_entities")
+            return None
+        t = self.tm.transaction(ctx)
+        _keep(ctx)
+        frm, to = msg.from_, msg.to
+        contacts = msg.contacts
+        target = contacts[0].uri_text if contacts else frm.uri_text
+        key = self._new_key()
+        dlg = B2BDialog(
+            kind=SERVER, key=key, logic_key=logic_key, notify=notify, call_id=msg.call_id, local_tag=key,
+            remote_tag=frm.tag, local_uri=_strip_tag(to.raw), remote_uri=_strip_tag(frm.raw),
+            local_contact=local_contact, remote_target=target,
+            route_set=[r.raw for r in msg.record_route], remote_cseq=msg.cseq.number, state=State.NEW,
+            socket=ctx.received.socket if ctx.received else None, initial_t=t, created=self.core.now)
+        if msg.method == "INVITE":
+            dlg.uas_t = t
+        self.servers[key] = dlg
+        return dlg
+
+    def client_new(self, info: ClientInfo, logic_key: str | None, notify: Callable | None) -> B2BDialog | None:
+        """client_new(): send the initial request of a new client entity (t_uac)."""
+        key = self._new_key()
+        dlg = B2BDialog(
+            kind=CLIENT, key=key, logic_key=logic_key, notify=notify, call_id=info.call_id or key,
+            local_tag=info.from_tag or _tag_of(key), remote_tag=None, local_uri=name_addr(info.from_uri),
+            remote_uri=name_addr(info.to_uri), local_contact=info.local_contact, remote_target=info.req_uri,
+            local_cseq=info.cseq, state=State.NEW, socket=info.socket, next_hop=info.dst_uri,
+            extra_headers=list(info.extra_headers), created=self.core.now)
+        self.clients[key] = dlg
+        t = self._send_uac(dlg, info.method, info.body, info.content_type, info.extra_headers, info.cseq,
+                           initial=True)
+        if t is None:
+            del self.clients[key]
+            return None
+        dlg.initial_t = t
+        return dlg
+
+    def entity(self, kind: int, key: str) -> B2BDialog | None:
+        return (self.servers if kind == SERVER else self.clients).get(key)
+
+    def entity_delete(self, dlg: B2BDialog) -> None:
+        """entity_delete(): forget the entity (its pending transactions finish on their own)."""
+        table = self.servers if dlg.kind == SERVER else self.clients
+        if table.get(dlg.key) is dlg:
+            del table[dlg.key]
+        dlg.state = State.DESTROYED
+        dlg.notify = None
+
+    # ---------------------------------------------------------------------------------- requests in
+    def before_request_route(self, ctx: Any) -> bool:
+        """b2b_prescript_f(): False when the request belonged to an entity (handled here, no script)."""
+        msg = ctx.msg
+        method = msg.method
+        try:
+            to_tag = msg.to.tag if msg.to is not None else None
+            call_id = msg.call_id
+        except SIPParseError:
+            return True
+        if method == "CANCEL":
+            return self._cancel(ctx)
+        if not to_tag:
+            return True
+        if is_key(to_tag, self.prefix):
+            dlg = self.servers.get(to_tag)
+            kind = SERVER
+        elif is_key(call_id, self.prefix):
+            dlg = self.clients.get(call_id)
+            kind = CLIENT
+        else:
+            return True
+        if dlg is not None and (dlg.call_id != call_id or (kind == CLIENT and dlg.local_tag != to_tag)):
+            dlg = None
+        if dlg is None:
+            # for the B2B engine, but no such entity: 481 (BYE: 200; ACK: absorbed by tm)
+            if method == "ACK":
+                self.tm.t_newtran(ctx)
+            elif method == "BYE":
+                self.tm.t_reply(ctx, 200, "OK")
+            else:
+                self.tm.t_reply(ctx, 481, "Call/Transaction Does Not Exist")
+            return False
+        self._request(ctx, dlg)
+        return False
+
+    def _request(self, ctx: Any, dlg: B2BDialog) -> None:
+        msg = ctx.msg
+        method = msg.method
+        flags = 0
+        if method == "PRACK":
+            self.tm.t_reply(ctx, 200, "OK")
+            return
+        if dlg.state < State.CONFIRMED and method != "UPDATE":
+            return  # "I can not accept requests if the state is not confirmed"
+        if method == "ACK":
+            if dlg.state == State.ESTABLISHED:
+                return  # a retransmission
+            self.tm.t_newtran(ctx)  # absorbs the ACK of our reply, stops its retransmissions
+            if dlg.last_invite_reply >= 300:
+                flags |= FL_ACK_NEG
+            dlg.uas_t = None
+        else:
+            if self.tm.t_newtran(ctx) < 1:
+                return  # a retransmission (answered by tm) or an error
+            t = self.tm.transaction(ctx)
+            _keep(ctx)
+            try:
+                cseq = msg.cseq.number
+            except (SIPParseError, AttributeError):
+                cseq = 0
+            dlg.remote_cseq = max(dlg.remote_cseq, cseq)
+            if method in ("UPDATE",):
+                pass
+            elif _pending(dlg.uac_t):
+                # an INVITE of ours is still open on this dialog
+                self.tm.t_reply_trans(t, 491, "Request Pending")
+                return
+            elif _pending(dlg.uas_t):
+                if method != "BYE":
+                    self.tm.t_reply_trans(t, 500, "Overlapping Requests",
+                                          headers=[f"Retry-After: {self._rand10()}"])
+                    return
+                self.tm.t_reply_trans(t, 200, "OK")
+                if dlg.uas_t.status < 200:
+                    self.tm.t_reply_trans(dlg.uas_t, 487, "Request Terminated")
+                dlg.uas_t = None
+                flags |= FL_TERM_BYE
+            else:
+                dlg.uas_t = t
+            if method == "INVITE":
+                contacts = msg.contacts
+                if contacts:
+                    dlg.remote_target = contacts[0].uri_text
+        _set_state(dlg, method)
+        if dlg.notify is not None:
+            dlg.notify(dlg, REQUEST, ctx, flags)
+
+    def _cancel(self, ctx: Any) -> bool:
+        """A CANCEL of the initial INVITE of a server entity: 200 canceling, then the owner is told."""
+        msg = ctx.msg
+        invite = None
+        layer = getattr(self.tm, "layer", None)
+        if layer is not None:
+            try:
+                invite = layer.table.lookup_original(msg)
+            except SIPParseError:
+                invite = None
+        if invite is None:
+            return True
+        for dlg in self.servers.values():
+            if dlg.initial_t is invite:
+                break
+        else:
+            return True
+        if self.tm.t_newtran(ctx) < 1:
+            return False
+        self.tm.t_reply(ctx, 200, "canceling")
+        if dlg.notify is not None:
+            dlg.notify(dlg, REQUEST, ctx, 0)
+        return False
+
+    def _rand10(self) -> int:
+        import random
+        return random.randrange(10)
+
+    # ---------------------------------------------------------------------------------- replies in
+    def _on_reply(self, dlg: B2BDialog, method: str, cseq: int) -> Callable:
+        def callback(t: Any, p: Any) -> None:
+            msg = p.reply
+            if msg is None:
+                if p.code < 200:
+                    return
+                self._reply(dlg, t, method, cseq, None, p.code)  # a timeout (faked 408)
+                return
+            from opensips_py.modules.tm import TMCB
+            if p.type & TMCB.LOCAL_COMPLETED:
+                return  # seen in RESPONSE_IN already
+            self._reply(dlg, t, method, cseq, msg, msg.status)
+        return callback
+
+    def _reply(self, dlg: B2BDialog, t: Any, method: str, cseq: int, msg: Any, code: int) -> None:
+        if dlg.state == State.DESTROYED:
+            if method == "INVITE" and 200 <= code < 300 and msg is not None:
+                self._ack_and_bye(dlg, msg, cseq)
+            return
+        if method == "INVITE":
+            if 200 <= code < 300 and cseq == dlg.last_invite_cseq and dlg.ack is not None \
+                    and dlg.state in (State.ESTABLISHED, State.CONFIRMED):
+                self._resend_ack(dlg)
+                return
+            if code >= 200 and t.status >= 200 and t.data.get("b2b_final"):
+                return  # a retransmitted final reply
+            if code >= 200:
+                t.data["b2b_final"] = True
+                if dlg.uac_t is t:
+                    dlg.uac_t = None
+            if msg is not None and dlg.state < State.CONFIRMED and code > 100:
+                self._learn_dialog(dlg, msg)
+            if 100 < code < 200 and dlg.state < State.EARLY and msg is not None and msg.to.tag:
+                dlg.state = State.EARLY
+            elif 200 <= code < 300:
+                if msg is not None and dlg.state < State.CONFIRMED:
+                    self._learn_dialog(dlg, msg)
+                dlg.state = State.CONFIRMED
+                dlg.ack = None
+            elif code >= 300:
+                if dlg.state < State.CONFIRMED:
+                    dlg.state = State.TERMINATED
+                elif dlg.state == State.MODIFIED:
+                    dlg.state = State.ESTABLISHED
+        elif code >= 200 and t.data.get("b2b_final"):
+            return
+        elif code >= 200:
+            t.data["b2b_final"] = True
+        if code == 100:
+            return
+        if dlg.notify is not None:
+            dlg.notify(dlg, REPLY, (msg, method, code, t), 0)
+
+    def _learn_dialog(self, dlg: B2BDialog, msg: Any) -> None:
+        """The remote tag, target and route set of a client entity, from a reply with a To-tag."""
+        if dlg.kind != CLIENT:
+            return
+        tag = msg.to.tag
+        if not tag:
+            return
+        dlg.remote_tag = tag
+        contacts = msg.contacts
+        if contacts:
+            dlg.remote_target = contacts[0].uri_text
+        dlg.route_set = [r.raw for r in reversed(msg.record_route)]
+
+    def _ack_and_bye(self, dlg: B2BDialog, msg: Any, cseq: int) -> None:
+        """A 2xx for an entity already gone: ACK it and hang up, so the callee does not keep the call."""
+        self._learn_dialog(dlg, msg)
+        dlg.last_invite_cseq = cseq
+        self._send_ack(dlg, b"", None)
+        dlg.state = State.ESTABLISHED
+        self._send_uac(dlg, "BYE", b"", None, [], None)
+        dlg.state = State.DESTROYED
+
+    # ---------------------------------------------------------------------------------- requests out
+    def send_request(self, dlg: B2BDialog, method: str, body: bytes = b"", content_type: str | None = None,
+                     extra_headers: list[str] | None = None, no_notify: bool = False) -> int:
+        """b2b_send_request(): 0 sent, -1 error. `no_notify`: its replies are not reported to the owner."""
+        extra = list(extra_headers or [])
+        if method == "ACK":
+            if dlg.state not in (State.CONFIRMED, State.ESTABLISHED) and dlg.uac_t is None:
+                pass
+            self._send_ack(dlg, body, content_type, extra)
+            dlg.state = State.ESTABLISHED
+            return 0
+        if method == "CANCEL" or (method == "BYE" and dlg.kind == CLIENT and dlg.state < State.CONFIRMED):
+            return self._cancel_initial(dlg)
+        if method == "BYE" and dlg.kind == SERVER and dlg.state < State.CONFIRMED:
+            # a server entity that never answered: end it with a 487 to its INVITE
+            if dlg.initial_t is not None and dlg.initial_t.status < 200:
+                self.tm.t_reply_trans(dlg.initial_t, 487, "Request Terminated", to_tag=dlg.key)
+            dlg.state = State.TERMINATED
+            return 0
+        dlg.local_cseq += 1
+        t = self._send_uac(dlg, method, body, content_type, extra, dlg.local_cseq, no_notify=no_notify)
+        if t is None:
+            return -1
+        if method == "BYE":
+            dlg.state = State.TERMINATED
+        return 0
+
+    def _cancel_initial(self, dlg: B2BDialog) -> int:
+        t = dlg.initial_t
+        if t is None or t.status >= 200:
+            return 0
+        self.tm.t_cancel_trans(t, ['Reason: SIP;cause=487;text="ORIGINATOR_CANCEL"'])
+        return 0
+
+    def _send_uac(self, dlg: B2BDialog, method: str, body: bytes, content_type: str | None,
+                  extra: list[str], cseq: int | None, initial: bool = False, no_notify: bool = False) -> Any:
+        from opensips_py.modules.tm import TMCB, LocalRequest
+        frm, to = dlg.from_to()
+        headers = [f"Route: {r}" for r in dlg.route_set]
+        headers.append(f"Contact: <{dlg.local_contact}>")  # on every request, as b2b_send_req()
+        headers.extend(h for h in (extra or []) if h)
+        if body and not content_type:
+            content_type = "application/sdp"
+        number = cseq if cseq is not None else dlg.local_cseq
+        req = LocalRequest(method=method, ruri=dlg.remote_target, from_=frm, to=to, call_id=dlg.call_id,
+                           cseq=number, headers=headers, body=body or b"", content_type=content_type,
+                           next_hop=dlg.next_hop if initial else None, socket=dlg.socket)
+        t = self.tm.t_uac(req)
+        if t is None:
+            return None
+        if not no_notify:
+            self.tm.register_callback(TMCB.RESPONSE_IN | TMCB.LOCAL_COMPLETED, self._on_reply(dlg, method, number),
+                                      t)
+        if method == "INVITE":
+            dlg.uac_t = t
+            dlg.last_invite_cseq = number
+            if dlg.state == State.ESTABLISHED:
+                dlg.state = State.MODIFIED
+        return t
+
+    def _send_ack(self, dlg: B2BDialog, body: bytes, content_type: str | None,
+                  extra: list[str] | None = None) -> None:
+        """The ACK of a 2xx: a new transaction, sent statelessly (RFC 3261 §13.2.2.4)."""
+        frm, to = dlg.from_to()
+        try:
+            target = self._next_hop(dlg)
+        except (BadDestination, SIPParseError) as exc:
+            self.core.logger.error(f"b2b_entities: cannot send ACK: {exc}", "b2b_entities")
+            return
+        ip = self.core.resolver.resolve(target.host)
+        if ip is None:
+            self.core.logger.error(f"b2b_entities: cannot resolve {target.host}", "b2b_entities")
+            return
+        sock = self.core.send_socket(target.proto, ip, dlg.socket)
+        if sock is None:
+            return
+        import secrets
+        branch = "z9hG4bK" + secrets.token_hex(8)
+        lines = [f"ACK {dlg.remote_target} SIP/2.0",
+                 f"Via: SIP/2.0/{target.proto.upper()} {sock.via_host}:{sock.via_port};branch={branch}",
+                 f"From: {frm}", f"To: {to}", f"Call-ID: {dlg.call_id}", f"CSeq: {dlg.last_invite_cseq} ACK"]
+        lines += [f"Route: {r}" for r in dlg.route_set]
+        lines.append("Max-Forwards: 70")
+        lines.append(f"Contact: <{dlg.local_contact}>")
+        lines.extend(h for h in (extra or []) if h)
+        if body:
+            lines.append(f"Content-Type: {content_type or 'application/sdp'}")
+        lines.append(f"Content-Length: {len(body)}")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + body
+        dlg.ack = data
+        dlg.ack_target = (target.proto, ip, target.effective_port, sock)
+        self._send(data, dlg.ack_target)
+
+    def _resend_ack(self, dlg: B2BDialog) -> None:
+        if dlg.ack is not None and dlg.ack_target is not None:
+            self._send(dlg.ack, dlg.ack_target)
+
+    def _send(self, data: bytes, target: tuple) -> None:
+        proto, ip, port, sock = target
+        conn = self.core.connection_for(proto, ip, port) if proto != "udp" else None
+        if self.core.processing:
+            self.core.process.outbox.append(Send(data, proto, ip, port, sock, conn))
+        else:
+            self.core.call_soon(lambda now: self.core.process.outbox.append(Send(data, proto, ip, port, sock, conn)))
+
+    def _next_hop(self, dlg: B2BDialog) -> Any:
+        if dlg.route_set:
+            first = URI(dlg.route_set[0].strip().lstrip("<").split(">")[0])
+            if first.lr:
+                return target_of_uri(first)
+        if dlg.next_hop and dlg.state < State.ESTABLISHED and not dlg.remote_tag:
+            return parse_destination(dlg.next_hop)
+        return target_of_uri(URI(dlg.remote_target))
+
+    # ---------------------------------------------------------------------------------- replies out
+    def send_reply(self, dlg: B2BDialog, method: str, code: int, reason: str, body: bytes = b"",
+                   content_type: str | None = None, extra_headers: list[str] | None = None) -> int:
+        """b2b_send_reply(): a reply to the request the peer has open on this entity. 0 sent, -1 none."""
+        t = dlg.uas_t
+        if t is None or t.deleted or (t.method != method and not (method == "INVITE" and t is dlg.initial_t)):
+            if dlg.initial_t is not None and method == "INVITE" and dlg.kind == SERVER \
+                    and dlg.initial_t.status < 200:
+                t = dlg.initial_t
+            else:
+                self.core.logger.error(f"b2b_entities: no {method} transaction to reply {code} on {dlg.key}",
+                                       "b2b_entities")
+                return -1
+        if t.status >= 200:
+            return -1
+        headers: list[str] = []
+        headers.extend(h for h in (extra_headers or []) if h)
+        headers.append(f"Contact: <{dlg.local_contact}>")  # on every reply, as _b2b_send_reply()
+        if body and not content_type:
+            content_type = "application/sdp"
+        if body:
+            headers.append(f"Content-Type: {content_type}")
+        to_tag = dlg.key if dlg.kind == SERVER and t is dlg.initial_t and code > 100 else None
+        rc = self.tm.t_reply_trans(t, code, reason, body=body or b"", headers=headers, to_tag=to_tag)
+        if rc < 0:
+            return -1
+        if method == "INVITE":
+            if code >= 200:
+                dlg.last_invite_reply = code
+            if t is dlg.initial_t:
+                if 100 < code < 200 and dlg.state < State.EARLY:
+                    dlg.state = State.EARLY
+                elif 200 <= code < 300:
+                    dlg.state = State.CONFIRMED
+                elif code >= 300:
+                    dlg.state = State.TERMINATED
+                    dlg.uas_t = None
+            elif code >= 300:
+                dlg.uas_t = None
+                if dlg.state == State.MODIFIED:
+                    dlg.state = State.ESTABLISHED
+            elif code >= 200:
+                dlg.state = State.CONFIRMED
+        elif code >= 200 and dlg.uas_t is t:
+            dlg.uas_t = None
+        return 0
+
+    # ---------------------------------------------------------------------------------- MI
+    def mi_commands(self) -> dict[str, Callable]:
+        return {"b2be_list": self._mi_list, "b2b_entities:list": self._mi_list}
+
+    def _mi_list(self, params: Any) -> dict:
+        entities = []
+        for table, kind in ((self.servers, SERVER), (self.clients, CLIENT)):
+            for dlg in table.values():
+                entities.append({
+                    "dlg": kind, "key": dlg.key, "state": int(dlg.state),
+                    "from_uri": dlg.local_uri if kind == CLIENT else dlg.remote_uri,
+                    "to_uri": dlg.remote_uri if kind == CLIENT else dlg.local_uri,
+                    "callid": dlg.call_id, "from_tag": dlg.local_tag if kind == CLIENT else dlg.remote_tag,
+                    "to_tag": dlg.remote_tag if kind == CLIENT else dlg.local_tag,
+                    "cseq": dlg.local_cseq, "logic_key": dlg.logic_key or "",
+                })
+        return {"Entities": entities}
+
+
+def _keep(ctx: Any) -> None:
+    """t_setkr(REQ_FWDED): the transaction is answered later, tm must not release it after the script."""
+    from opensips_py.modules.tm.transaction import KillReason
+    state = ctx.module_state.get("tm")
+    if state is not None:
+        state.kr |= KillReason.REQ_FWDED
+
+
+def _pending(t: Any) -> bool:
+    return t is not None and not t.deleted and t.status < 200
+
+
+def _set_state(dlg: B2BDialog, method: str) -> None:
+    """set_dlg_state()."""
+    if method == "INVITE" and dlg.state >= State.CONFIRMED:
+        dlg.state = State.MODIFIED
+    elif method == "ACK":
+        dlg.state = State.ESTABLISHED
+    elif method == "BYE":
+        dlg.state = State.TERMINATED
+
+
+def _strip_tag(raw: str) -> str:
+    """A From/To value without its tag parameter."""
+    import re
+    return re.sub(r";\s*tag\s*=\s*[^;>\s]*", "", raw).strip()
+
+
+def _tag_of(key: str) -> str:
+    import hashlib
+    return hashlib.md5(key.encode()).hexdigest()[:16]

@@ -1,0 +1,1028 @@
+"""b2b_logic: B2B sessions over b2b_entities (logic.c, bridging.c, b2b_logic.c of OpenSIPS 3.4/3.6).
+
+A session (records.Tuple) links entities: a server entity made from the initial INVITE and client entities
+we call out to. `b2b_init_request("top hiding")` is the built-in scenario (one client towards $ru, every
+request and reply passed across, our Contact and key in place of the peers' topology); any other id is a
+script scenario built from b2b_server_new()/b2b_client_new() whose in-dialog requests run the request route
+(b2b_init_request's req_route, else the `script_req_route` modparam) and whose replies run the reply route
+when there is one (there b2b_handle_reply() does the default work). b2b_bridge() re-connects an entity with
+a new client: late-SDP by default (INVITE without SDP to the new one, its offer in a re-INVITE to the old
+one, the answer in the ACK), `no-late-sdp` (the old SDP offered to the new one first), `hold`, a provisional
+media server, `notify` (RFC 3515 NOTIFYs to the REFER sender) and `rollback-failed`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from opensips_py.modules.b2b_entities.dialog import CLIENT, SERVER
+from opensips_py.modules.b2b_entities.module import FL_ACK_NEG, FL_TERM_BYE, REQUEST, ClientInfo, local_contact_of
+from opensips_py.modules.b2b_logic import EXPORTS
+from opensips_py.modules.b2b_logic.records import (
+    BRIDGED_STATE, BRIDGING_HOLD_STATE, BRIDGING_INIT_SDP_STATE, BRIDGING_STATE, BRIDGING_STATES, CANCEL_STATE,
+    ENT_CANCELING, ENT_CONFIRMED, ENT_NEW, SDP_LATE, SDP_NORMAL, TOP_HIDING, Entity, NewEntity, Tuple,
+)
+from opensips_py.modules.base import ModuleBase, ModuleInitError
+from opensips_py.modules.exports import RouteType
+from opensips_py.script.context import MsgContext
+from opensips_py.script.pvars import Handler
+from opensips_py.sip import SIPParseError
+
+# headers passed from a request/reply to the peer's (b2b_extra_headers() in records.c), besides Content-Type
+PASSED_HEADERS = ("supported", "allow", "proxy-require", "session-expires", "min-se", "event", "require",
+                  "rseq", "subscription-state")
+BRIDGE_FLAGS = ("notify", "rollback-failed", "hold", "no-late-sdp", "propagate-avps", "provmedia-extra-headers",
+                "late_bye")
+TODEL_LIFETIME = 30.0
+
+
+class Module(ModuleBase):
+    """b2b_logic: script functions, PVs, MI, and the callbacks b2b_entities calls for requests and replies."""
+
+    exports = EXPORTS
+
+    def init(self) -> None:
+        self.ent = self.core.modules.get("b2b_entities")
+        if self.ent is None:
+            raise ModuleInitError("b2b_logic: needs the b2b_entities module")
+        self.tuples: dict[str, Tuple] = {}
+        self.server_address = self.param("server_address") or None
+        self.req_route = self.param("script_req_route") or None
+        self.reply_route = self.param("script_reply_route") or None
+        self.contact_user = bool(self.int_param("contact_user"))
+        self.term_delay = self.int_param("old_entity_term_delay")
+        custom = self.param("custom_headers") or ""
+        self.custom_headers = [h.strip().lower() for h in str(custom).split(";") if h.strip()]
+        regexp = self.param("custom_headers_regexp")
+        self.custom_re = re.compile(str(regexp)) if regexp else None
+        self._hash = 0
+
+    # ================================================================================== helpers
+    @staticmethod
+    def _state(ctx: MsgContext) -> dict:
+        return ctx.module_state.setdefault("b2b_logic", {})
+
+    def _route_ctx(self, ctx: MsgContext) -> dict | None:
+        return ctx.module_state.get("b2b_logic", {}).get("route")
+
+    def _log_error(self, text: str) -> None:
+        self.core.logger.error(f"b2b_logic: {text}", "b2b_logic")
+
+    def _extra_headers(self, msg: Any) -> list[str]:
+        """The header lines passed on to the peer (b2b_extra_headers())."""
+        lines = []
+        for hf in msg.headers:
+            key = hf.key if isinstance(hf.key, str) else str(hf.key)
+            name = hf.name.lower()
+            if key in PASSED_HEADERS or name in PASSED_HEADERS or name in self.custom_headers or \
+                    (self.custom_re is not None and self.custom_re.search(hf.name)):
+                lines.append(f"{hf.name}: {hf.value}")
+        return lines
+
+    @staticmethod
+    def _content_type(msg: Any) -> str | None:
+        try:
+            value = msg.header("Content-Type")
+        except SIPParseError:
+            return None
+        return value
+
+    def _local_contact(self, sock: Any, from_uri: str | None) -> str:
+        """b2b_get_local_contact(): server_address, else the socket's address."""
+        if self.server_address:
+            return str(self.server_address)
+        user = None
+        if self.contact_user and from_uri:
+            m = re.search(r"sips?:([^@;>]+)@", from_uri)
+            user = m.group(1) if m else None
+        return local_contact_of(sock, user)
+
+    def _new_tuple(self, scenario: str, req_route: str | None, reply_route: str | None) -> Tuple:
+        self._hash = (self._hash + 1) % 1024
+        t = Tuple(hash_index=self._hash, scenario=scenario, req_route=req_route, reply_route=reply_route)
+        self.tuples[t.key] = t
+        return t
+
+    def _notify_cb(self) -> Callable:
+        return self._notify
+
+    # ================================================================================== session start
+    def b2b_server_new(self, ctx: MsgContext, id: str, adv_contact: str | None = None, extra_hdrs=None,
+                       extra_hdr_bodies=None) -> int:
+        return self._entity_new(ctx, NewEntity(SERVER, id, adv_contact=adv_contact,
+                                               headers=_avp_headers(ctx, extra_hdrs, extra_hdr_bodies)))
+
+    def b2b_client_new(self, ctx: MsgContext, id: str, dest_uri: str, proxy: str | None = None,
+                       from_dname: str | None = None, adv_contact: str | None = None, extra_hdrs=None,
+                       extra_hdr_bodies=None, flags: str | None = None) -> int:
+        uri = (dest_uri or "").strip()
+        if uri.startswith("<") and ">" in uri:
+            uri = uri[1:uri.index(">")]
+        if not uri:
+            self._log_error("b2b_client_new(): empty destination URI")
+            return -1
+        return self._entity_new(ctx, NewEntity(CLIENT, id, dest_uri=uri, proxy=proxy or None,
+                                               from_dname=from_dname, adv_contact=adv_contact,
+                                               headers=_avp_headers(ctx, extra_hdrs, extra_hdr_bodies)))
+
+    def _entity_new(self, ctx: MsgContext, new: NewEntity) -> int:
+        pending = self._state(ctx).setdefault("new", [])
+        if len(pending) >= 2:
+            self._log_error("only two new entities can be created at once")
+            return -1
+        pending.append(new)
+        return 1
+
+    def b2b_init_request(self, ctx: MsgContext, id: str, flags: str | None = None, req_route: str | None = None,
+                         reply_route: str | None = None, init_sdp_body: str | None = None,
+                         init_sdp_ctype: str | None = None) -> int:
+        msg = ctx.msg
+        if msg is None or not msg.is_request or msg.method != "INVITE":
+            self._log_error("a scenario must be initialized on INVITE")
+            return -1
+        state = self._state(ctx)
+        if state.get("tuple") is not None:
+            self._log_error("b2b_init_request() called twice for this request")
+            return -1
+        if id == TOP_HIDING:
+            tup = self._init_top_hiding(ctx, req_route or self.req_route, reply_route or self.reply_route)
+        else:
+            tup = self._init_scenario(ctx, id, req_route or self.req_route, reply_route or self.reply_route)
+        if tup is None:
+            return -1
+        state["tuple"] = tup
+        state.pop("new", None)
+        return 1
+
+    def _server_entity(self, ctx: MsgContext, tup: Tuple, ent_id: str | None, adv: str | None) -> Entity | None:
+        msg = ctx.msg
+        sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
+        tup.local_contact = adv or self._local_contact(sock, msg.from_.uri_text)
+        dlg = self.ent.server_new(ctx, tup.local_contact, tup.key, self._notify)
+        if dlg is None:
+            return None
+        entity = Entity(SERVER, ent_id, dlg, in_sdp=msg.body or b"", from_uri=_no_tag(msg.from_.raw),
+                        dest_uri=msg.to.uri_text)
+        tup.servers.append(entity)
+        return entity
+
+    def _client_entity(self, ctx: MsgContext | None, tup: Tuple, ent_id: str | None, *, req_uri: str, to_uri: str,
+                       from_uri: str, body: bytes, content_type: str | None, cseq: int, dst_uri: str | None,
+                       sock: Any, headers: list[str], adv_contact: str | None) -> Entity | None:
+        contact = adv_contact or (self._local_contact(sock, from_uri) if sock is not None or self.server_address
+                                  else tup.local_contact)
+        info = ClientInfo(req_uri=req_uri, to_uri=to_uri, from_uri=from_uri, local_contact=contact, cseq=cseq,
+                          body=body, content_type=content_type if body else None, extra_headers=headers,
+                          dst_uri=dst_uri, socket=sock)
+        dlg = self.ent.client_new(info, tup.key, self._notify)
+        if dlg is None:
+            return None
+        entity = Entity(CLIENT, ent_id, dlg, out_sdp=body, dest_uri=req_uri, from_uri=from_uri, to_uri=to_uri,
+                        headers=list(headers))
+        tup.clients.append(entity)
+        return entity
+
+    def _init_top_hiding(self, ctx: MsgContext, req_route: str | None, reply_route: str | None) -> Tuple | None:
+        msg = ctx.msg
+        tup = self._new_tuple(TOP_HIDING, req_route, reply_route)
+        tup.vals.update(self._state(ctx).pop("vals", {}))
+        server = self._server_entity(ctx, tup, None, None)
+        if server is None:
+            del self.tuples[tup.key]
+            return None
+        ruri = ctx.new_uri or msg.ruri_text
+        sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
+        client = self._client_entity(
+            ctx, tup, None, req_uri=ruri, to_uri=_no_tag(msg.to.raw), from_uri=_no_tag(msg.from_.raw),
+            body=msg.body or b"", content_type=self._content_type(msg), cseq=msg.cseq.number,
+            dst_uri=ctx.dst_uri, sock=sock, headers=self._extra_headers(msg), adv_contact=None)
+        if client is None:
+            self._delete_tuple(tup)
+            return None
+        client.no = 1
+        client.peer, server.peer = server, client
+        tup.bridge_entities[0], tup.bridge_entities[1] = server, client
+        return tup
+
+    def _init_scenario(self, ctx: MsgContext, scenario: str, req_route: str | None,
+                       reply_route: str | None) -> Tuple | None:
+        msg = ctx.msg
+        pending: list[NewEntity] = self._state(ctx).get("new", [])
+        servers = [e for e in pending if e.kind == SERVER]
+        clients = [e for e in pending if e.kind == CLIENT]
+        if not servers or not clients:
+            self._log_error("a server and a client entity are needed to start a scenario")
+            return None
+        tup = self._new_tuple(scenario, req_route, reply_route)
+        tup.vals.update(self._state(ctx).pop("vals", {}))
+        server = self._server_entity(ctx, tup, servers[0].id, servers[0].adv_contact)
+        if server is None:
+            del self.tuples[tup.key]
+            return None
+        spec = clients[0]
+        sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
+        from_uri = _no_tag(msg.from_.raw)
+        if spec.from_dname:
+            from_uri = f'"{spec.from_dname}" <{msg.from_.uri_text}>'
+        client = self._client_entity(
+            ctx, tup, spec.id, req_uri=spec.dest_uri, to_uri=f"<{spec.dest_uri}>", from_uri=from_uri,
+            body=msg.body or b"", content_type=self._content_type(msg), cseq=msg.cseq.number, dst_uri=spec.proxy,
+            sock=sock, headers=self._extra_headers(msg) + spec.headers, adv_contact=spec.adv_contact)
+        if client is None:
+            self._delete_tuple(tup)
+            return None
+        client.no = 1
+        client.peer, server.peer = server, client
+        tup.bridge_entities[0], tup.bridge_entities[1] = server, client
+        return tup
+
+    # ================================================================================== entity events
+    def _notify(self, dlg: Any, kind: int, payload: Any, flags: int) -> None:
+        tup = self.tuples.get(dlg.logic_key or "")
+        if tup is None:
+            return
+        entity = tup.find_by_dlg(dlg)
+        if entity is None:
+            return
+        if kind == REQUEST:
+            self._notify_request(tup, entity, payload, flags)
+        else:
+            msg, method, code, _t = payload
+            self._notify_reply(tup, entity, msg, method, code)
+
+    def _notify_request(self, tup: Tuple, entity: Entity, ctx: MsgContext, flags: int) -> None:
+        msg = ctx.msg
+        method = msg.method
+        peer = entity.peer
+        if tup.to_del:
+            if method == "ACK":
+                pass
+            elif method == "BYE":
+                if not flags & FL_TERM_BYE:
+                    self.ent.send_reply(entity.dlg, "BYE", 200, "OK")
+            else:
+                self.ent.send_reply(entity.dlg, method, 400, "Not Acceptable")
+            self._delete_tuple(tup)
+            return
+        if method == "BYE":
+            if flags & FL_TERM_BYE:
+                return
+            if entity.disconnected:
+                self.ent.send_reply(entity.dlg, "BYE", 200, "OK")
+                return
+            entity.disconnected = True
+            if tup.state in BRIDGING_STATES:
+                self._bridge_bye(tup, entity)
+                return
+        elif method == "CANCEL":
+            entity.state = ENT_CANCELING
+        elif method == "INVITE":
+            entity.in_sdp = msg.body or b""
+            if peer is not None:
+                peer.out_sdp = msg.body or b""
+        elif method == "ACK":
+            if flags & FL_ACK_NEG:
+                return
+            if tup.state == BRIDGED_STATE and tup.late_bye_entity is not None:
+                old, tup.late_bye_entity = tup.late_bye_entity, None
+                self._terminate_later(tup, old)
+        route = tup.req_route
+        if not route or tup.scenario == TOP_HIDING:
+            self._pass_request(tup, entity, ctx)
+            return
+        state = self._state(ctx)
+        state["route"] = {"kind": "request", "tuple": tup, "entity": entity, "peer": peer, "ctx": ctx}
+        self._run_route(route, ctx)
+        state.pop("route", None)
+
+    def _run_route(self, name: str, ctx: MsgContext) -> None:
+        try:
+            self.core.script.run("route", name, ctx)
+        except SIPParseError as exc:
+            self._log_error(f"route[{name}]: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a script error must not break the entity
+            self.core._internal_error(exc, f"route[{name}]")
+
+    def _pass_request(self, tup: Tuple, entity: Entity, ctx: MsgContext) -> int:
+        msg = ctx.msg
+        method = msg.method
+        peer = entity.peer
+        if method == "CANCEL":
+            tup.state = CANCEL_STATE
+        elif method == "BYE":
+            if peer is None or peer.dlg is None:
+                self.ent.send_reply(entity.dlg, "BYE", 200, "OK")
+                self._delete_tuple(tup)
+                return 0
+            self._mark_todel(tup)
+        if peer is not None and peer.dlg is not None:
+            body = msg.body or b""
+            self.ent.send_request(peer.dlg, method, body, self._content_type(msg) if body else None,
+                                  self._extra_headers(msg))
+            if method != "ACK":
+                peer.reply_received = False
+        return 0
+
+    def _notify_reply(self, tup: Tuple, entity: Entity, msg: Any, method: str, code: int) -> None:
+        route = tup.reply_route
+        if not route or tup.scenario == TOP_HIDING or msg is None:
+            self._handle_reply(tup, entity, msg, method, code)
+            return
+        ctx = MsgContext(msg, RouteType.ONREPLY, self.core.process, None)
+        state = self._state(ctx)
+        state["route"] = {"kind": "reply", "tuple": tup, "entity": entity, "peer": entity.peer, "ctx": ctx,
+                          "method": method, "code": code}
+        self._run_route(route, ctx)
+
+    def _send_reply_to_peer(self, peer: Entity, msg: Any, method: str, code: int) -> int:
+        if peer is None or peer.dlg is None:
+            return -1
+        if msg is None:
+            return self.ent.send_reply(peer.dlg, method, code, "Request Timeout" if code == 408 else "Error")
+        body = msg.body or b""
+        return self.ent.send_reply(peer.dlg, method, code, msg.reason, body,
+                                   self._content_type(msg) if body else None, self._extra_headers(msg))
+
+    def _handle_reply(self, tup: Tuple, entity: Entity, msg: Any, method: str, code: int) -> int:
+        """_b2b_handle_reply()."""
+        peer = entity.peer
+        body = (msg.body or b"") if msg is not None else b""
+        entity.reply_received = True
+        if tup.state in BRIDGING_STATES:
+            if method != "INVITE":
+                if method == "BYE" or method == "NOTIFY":
+                    return 0
+                self._log_error(f"a {method} reply while bridging")
+                return -1
+            last = tup.bridge_entities[2] or tup.bridge_entities[1]
+            if code >= 200 and entity is last and tup.bridge_initiator is not None:
+                if "notify" in tup.bridge_flags:
+                    self._send_bridge_notify(tup, tup.bridge_initiator, msg, code)
+                if 200 <= code < 300 or "rollback-failed" not in tup.bridge_flags:
+                    self._end_dialog(tup, tup.bridge_initiator)
+                    tup.bridge_initiator = None
+            if code >= 300:
+                entity.rejected = True
+                if self._bridge_negreply(tup, entity) == 1:
+                    return 0
+                if entity.peer is None or entity.peer.dlg is None:
+                    self._delete_tuple(tup)
+                return 0
+            if code < 200:
+                return 0
+            self._bridge_200ok(tup, entity, msg, body)
+            return 0
+        if peer is None:
+            return 0
+        if method == "BYE":
+            self._send_reply_to_peer(peer, msg, method, code)
+            self._delete_tuple(tup)
+            return 0
+        if method in ("INVITE", "UPDATE"):
+            if entity.state != ENT_CONFIRMED:
+                if code >= 300:
+                    self._send_reply_to_peer(peer, msg, method, code)
+                    self._mark_todel(tup)
+                elif code >= 200:
+                    entity.in_sdp = body
+                    peer.out_sdp = body
+                    tup.state = BRIDGED_STATE
+                    entity.state = peer.state = ENT_CONFIRMED
+                    self._send_reply_to_peer(peer, msg, method, code)
+                else:
+                    self._send_reply_to_peer(peer, msg, method, code)
+            else:
+                if 200 <= code < 300:
+                    entity.in_sdp = body
+                    peer.out_sdp = body
+                self._send_reply_to_peer(peer, msg, method, code)
+            return 0
+        self._send_reply_to_peer(peer, msg, method, code)
+        return 0
+
+    # ================================================================================== deletion
+    def _mark_todel(self, tup: Tuple) -> None:
+        tup.to_del = True
+        tup.state = CANCEL_STATE
+        self.core.add_timer(self.core.now + TODEL_LIFETIME, lambda now: self._expire(tup))
+
+    def _expire(self, tup: Tuple) -> None:
+        if self.tuples.get(tup.key) is tup and tup.to_del:
+            self._delete_tuple(tup)
+
+    def _delete_tuple(self, tup: Tuple) -> None:
+        for entity in tup.entities():
+            if entity.dlg is not None:
+                self.ent.entity_delete(entity.dlg)
+        tup.servers.clear()
+        tup.clients.clear()
+        if self.tuples.get(tup.key) is tup:
+            del self.tuples[tup.key]
+
+    def _delete_entity(self, tup: Tuple, entity: Entity) -> None:
+        if entity.dlg is not None:
+            self.ent.entity_delete(entity.dlg)
+        tup.remove(entity)
+
+    def _end_dialog(self, tup: Tuple, entity: Entity | None) -> None:
+        """b2b_end_dialog(): BYE (or CANCEL when not answered yet) to an entity, once."""
+        if entity is None:
+            return
+        if entity.dlg is None:
+            tup.remove(entity)
+            return
+        if entity.disconnected or entity.rejected:
+            return
+        self.ent.send_request(entity.dlg, "BYE" if entity.state == ENT_CONFIRMED else "CANCEL")
+        entity.disconnected = True
+
+    def _terminate_later(self, tup: Tuple, entity: Entity) -> None:
+        """late_bye: the replaced entity gets its BYE now, or old_entity_term_delay seconds later."""
+        tup.remove(entity)
+
+        def bye(now: float | None = None) -> None:
+            if entity.dlg is not None and not entity.disconnected:
+                self.ent.send_request(entity.dlg, "BYE")
+                entity.disconnected = True
+                self.ent.entity_delete(entity.dlg)
+        if self.term_delay > 0:
+            self.core.add_timer(self.core.now + self.term_delay, bye)
+        else:
+            bye()
+
+    # ================================================================================== script functions (routes)
+    def _current(self, ctx: MsgContext, name: str, kinds: tuple[str, ...] = ("request",)) -> dict | None:
+        route = self._route_ctx(ctx)
+        if route is None or route["kind"] not in kinds:
+            what = " or ".join(kinds)
+            self._log_error(f"{name}() can only be used from the b2b_logic {what} routes")
+            return None
+        if self.tuples.get(route["tuple"].key) is not route["tuple"]:
+            self._log_error("B2B logic record not found")
+            return None
+        return route
+
+    def b2b_pass_request(self, ctx: MsgContext) -> int:
+        route = self._current(ctx, "b2b_pass_request")
+        if route is None:
+            return -1
+        entity = route["entity"]
+        if entity not in route["tuple"].entities():
+            return -1
+        return 1 if self._pass_request(route["tuple"], entity, ctx) >= 0 else -1
+
+    def b2b_handle_reply(self, ctx: MsgContext, flags: str | None = None) -> int:
+        route = self._current(ctx, "b2b_handle_reply", ("reply",))
+        if route is None:
+            return -1
+        entity = route["entity"]
+        if entity not in route["tuple"].entities():
+            return -1
+        return 1 if self._handle_reply(route["tuple"], entity, ctx.msg, route["method"], route["code"]) >= 0 \
+            else -1
+
+    def b2b_send_reply(self, ctx: MsgContext, code: int, reason: str, headers: str | None = None,
+                       body: str | None = None) -> int:
+        route = self._current(ctx, "b2b_send_reply")
+        if route is None:
+            return -1
+        entity = route["entity"]
+        lines = [line for line in (headers or "").replace("\r\n", "\n").split("\n") if line.strip()]
+        ctype = None
+        for line in lines:
+            if line.lower().startswith("content-type:"):
+                ctype = line.split(":", 1)[1].strip()
+        lines = [line for line in lines if not line.lower().startswith("content-type:")]
+        raw = (body or "").encode("utf-8", "surrogateescape")
+        self.ent.send_reply(entity.dlg, ctx.msg.method, code, reason, raw, ctype, lines)
+        return 1
+
+    def b2b_delete_entity(self, ctx: MsgContext) -> int:
+        route = self._current(ctx, "b2b_delete_entity")
+        if route is None:
+            return -1
+        entity = route["entity"]
+        if entity.peer is not None:
+            entity.peer.peer = None
+        self._delete_entity(route["tuple"], entity)
+        return 1
+
+    def b2b_end_dlg_leg(self, ctx: MsgContext) -> int:
+        route = self._current(ctx, "b2b_end_dlg_leg", ("request", "reply"))
+        if route is None:
+            return -1
+        entity = route["entity"]
+        entity.disconnected = True
+        if entity.dlg is not None:
+            self.ent.send_request(entity.dlg, "BYE")
+        if entity.peer is not None:
+            entity.peer.peer = None
+        entity.peer = None
+        return 1
+
+    # ================================================================================== bridging
+    def b2b_bridge(self, ctx: MsgContext, entity1: str, entity2: str, provmedia_uri: str | None = None,
+                   flags: str | None = None) -> int:
+        route = self._current(ctx, "b2b_bridge")
+        if route is None:
+            return -1
+        tup: Tuple = route["tuple"]
+        entity: Entity = route["entity"]
+        tup.bridge_flags = _bridge_flags(flags)
+        pending: list[NewEntity] = self._state(ctx).get("new", [])
+        if not pending:
+            self._log_error("at least one new client entity required for bridging")
+            return -1
+        old, new1 = self._ent_to_bridge(tup, entity, route.get("peer"), entity1, pending)
+        old2, new2 = self._ent_to_bridge(tup, entity, route.get("peer"), entity2, pending)
+        if old is None and new1 is None or old2 is None and new2 is None:
+            self._log_error(f"failed to get the entities to bridge: {entity1}, {entity2}")
+            return -1
+        old_entity = old or old2
+        new_spec = new2 if old is not None else new1
+        if new_spec is None:
+            self._log_error("at least one new client entity required for bridging")
+            return -1
+        try:
+            tup.refer_id = ctx.msg.cseq.number
+        except (SIPParseError, AttributeError):
+            tup.refer_id = 0
+        if "notify" in tup.bridge_flags and entity is not None:
+            self._send_bridge_notify(tup, entity, None, 0)
+        if self._bridge(tup, old_entity, new_spec, provmedia_uri) < 0:
+            return -1
+        tup.bridge_initiator = entity
+        self._state(ctx).pop("new", None)
+        return 1
+
+    def _ent_to_bridge(self, tup: Tuple, cur: Entity, peer: Entity | None, name: str,
+                       pending: list[NewEntity]) -> tuple[Entity | None, NewEntity | None]:
+        if name == "this":
+            return cur, None
+        if name == "peer":
+            return (peer if peer in tup.entities() else None), None
+        found = tup.find_by_id(name)
+        if found is not None:
+            return found, None
+        for spec in pending:
+            if spec.kind == CLIENT and spec.id == name:
+                return None, spec
+        return None, None
+
+    @staticmethod
+    def _placeholder(spec: NewEntity | None, dest: str | None = None) -> Entity:
+        """An entity not contacted yet (b2bl_create_new_entity() without a key)."""
+        if spec is None:
+            return Entity(CLIENT, None, dest_uri=dest)
+        return Entity(CLIENT, spec.id, dest_uri=spec.dest_uri, proxy=spec.proxy, from_dname=spec.from_dname,
+                      adv_contact=spec.adv_contact, headers=list(spec.headers))
+
+    def _bridge(self, tup: Tuple, old: Entity, spec: NewEntity, provmedia: str | None) -> int:
+        """b2bl_bridge() with an old entity."""
+        new = self._placeholder(spec)
+        tup.bridge_entities[0] = old
+        tup.bridge_entities[2] = None
+        if "hold" in tup.bridge_flags:
+            hold = _hold_sdp(old.out_sdp)
+            tup.bridge_entities[1] = new
+            if provmedia:
+                tup.bridge_entities[2] = new
+                tup.bridge_entities[1] = self._placeholder(None, provmedia)
+            if hold:
+                self._start_old(tup, old, hold)
+            tup.state = BRIDGING_HOLD_STATE
+            if not hold:
+                # already on hold: go on as if the hold re-INVITE was answered
+                return self._after_hold(tup, old)
+            return 0
+        if provmedia:
+            tup.bridge_entities[1] = new
+            tup.bridge_entities[2] = new
+            tup.bridge_entities[1] = self._placeholder(None, provmedia)
+            self._start_old(tup, old, None)
+            tup.state = BRIDGING_STATE
+            return 0
+        if "no-late-sdp" in tup.bridge_flags:
+            if self._start_new(tup, old, new, old.in_sdp) is None:
+                return -1
+            tup.state = BRIDGING_INIT_SDP_STATE
+            return 0
+        if self._start_new(tup, old, new, None) is None:
+            return -1
+        tup.state = BRIDGING_STATE
+        return 0
+
+    def _start_old(self, tup: Tuple, old: Entity, body: bytes | None) -> None:
+        """bridging_start_old_ent(): re-INVITE the old entity (without SDP: it makes the offer)."""
+        self.ent.send_request(old.dlg, "INVITE", body or b"", "application/sdp" if body else None,
+                              list(old.headers))
+        old.state = ENT_NEW
+        old.sdp_type = SDP_NORMAL if body else SDP_LATE
+
+    def _new_client(self, tup: Tuple, peer: Entity, new: Entity, body: bytes | None) -> Entity | None:
+        """bridging_new_client(): INVITE the new entity, From taken from its future peer."""
+        if peer.kind == CLIENT:
+            from_uri = getattr(peer, "to_uri", None) or f"<{peer.dest_uri}>"
+        else:
+            from_uri = peer.from_uri or "<sip:anonymous@anonymous.invalid>"
+        if new.from_dname:
+            uri = from_uri[from_uri.find("<") + 1:from_uri.find(">")] if "<" in from_uri else from_uri
+            from_uri = f'"{new.from_dname}" <{uri}>'
+        sock = peer.dlg.socket if peer.dlg is not None else None
+        entity = self._client_entity(
+            None, tup, new.id, req_uri=new.dest_uri, to_uri=f"<{new.dest_uri}>", from_uri=from_uri,
+            body=body or b"", content_type="application/sdp" if body else None, cseq=1, dst_uri=new.proxy,
+            sock=sock, headers=list(new.headers), adv_contact=new.adv_contact)
+        if entity is None:
+            return None
+        entity.sdp_type = SDP_NORMAL if body else SDP_LATE
+        return entity
+
+    def _start_new(self, tup: Tuple, old: Entity, new: Entity, body: bytes | None,
+                   replace: bool = False) -> Entity | None:
+        """bridging_start_new_ent()."""
+        entity = self._new_client(tup, old, new, body)
+        if entity is None:
+            return None
+        if replace:
+            tup.remove(new)
+        entity.no = 1
+        entity.peer = old
+        if old.peer is None:
+            old.peer = entity
+        tup.bridge_entities[1] = entity
+        return entity
+
+    def _after_hold(self, tup: Tuple, b0: Entity) -> int:
+        b1 = tup.bridge_entities[1]
+        renew = "no-late-sdp" in tup.bridge_flags
+        if tup.bridge_entities[2] is not None:
+            self._start_old(tup, b0, None)
+            tup.state = BRIDGING_STATE
+        elif renew:
+            if self._start_new(tup, b0, b1, b0.in_sdp, replace=True) is None:
+                return -1
+            tup.state = BRIDGING_INIT_SDP_STATE
+        else:
+            if self._start_new(tup, b0, b1, None, replace=True) is None:
+                return -1
+            tup.state = BRIDGING_STATE
+        return 0
+
+    def _entity_no(self, tup: Tuple, entity: Entity) -> int:
+        for i, e in enumerate(tup.bridge_entities):
+            if e is entity:
+                return i
+        return -1
+
+    def _ack(self, entity: Entity, body: bytes = b"") -> None:
+        if entity is not None and entity.dlg is not None:
+            self.ent.send_request(entity.dlg, "ACK", body, "application/sdp" if body else None)
+
+    def _bridge_200ok(self, tup: Tuple, entity: Entity, msg: Any, body: bytes) -> int:
+        """process_bridge_200OK()."""
+        b0, b1 = tup.bridge_entities[0], tup.bridge_entities[1]
+        if b0 is None:
+            self._mark_todel(tup)
+            return -1
+        no = self._entity_no(tup, entity)
+        if no < 0:
+            self._log_error("bridging: a 2xx from an entity not in the bridge")
+            return -1
+        extra = self._extra_headers(msg) if msg is not None else []
+        if tup.state == BRIDGING_HOLD_STATE:
+            if no != 0:
+                return -1
+            b0.state = ENT_CONFIRMED
+            self._ack(b0)
+            return self._after_hold(tup, b0)
+        if tup.state == BRIDGING_INIT_SDP_STATE:
+            if no != 1:
+                return -1
+            b1.state = ENT_CONFIRMED
+            self._ack(b1)
+            b1.in_sdp = body
+            self._start_old(tup, b0, None)
+            tup.state = BRIDGING_STATE
+            return 0
+        if no == 0:
+            if b0.sdp_type == SDP_NORMAL:
+                # the second 200 OK: the answer goes to the new entity in its ACK
+                b0.state = ENT_CONFIRMED
+                if b1 is not None and b1.dlg is not None:
+                    self.ent.send_request(b1.dlg, "ACK", body, "application/sdp" if body else None, extra)
+                self._ack(b0)
+                b0.in_sdp = body
+                if b1 is not None:
+                    b1.out_sdp = body
+                    b1.peer, b0.peer = b0, b1
+                tup.state = BRIDGED_STATE
+                return 0
+            # the first 200 OK (the old entity made an offer)
+            if b1 is None:
+                return -1
+            if b1.dlg is not None and b1.state < ENT_CONFIRMED:
+                self._log_error("a retransmission of the reply from the first leg")
+                return -1
+            b0.state = ENT_CONFIRMED
+            if b1.kind == CLIENT and b1.dlg is None:
+                new = self._new_client(tup, b0, b1, body)
+                if new is None:
+                    return -1
+                tup.remove(b1)
+                new.no = 1
+                tup.bridge_entities[1] = b1 = new
+            else:
+                self.ent.send_request(b1.dlg, "INVITE", body, "application/sdp" if body else None, extra)
+                b1.sdp_type = SDP_NORMAL
+                b1.state = ENT_NEW
+            b1.peer, b0.peer = b0, b1
+            if tup.bridge_entities[2] is None:
+                b0.in_sdp = body
+                b1.out_sdp = body
+            return 0
+        if no == 1:
+            if b1.sdp_type == SDP_LATE:
+                # the new entity made the offer: re-INVITE the old one with it
+                b1.state = ENT_CONFIRMED
+                self.ent.send_request(b0.dlg, "INVITE", body, "application/sdp" if body else None,
+                                      list(b0.headers))
+                b0.state = ENT_NEW
+                b0.sdp_type = SDP_NORMAL
+                b1.in_sdp = body
+                b0.out_sdp = body
+                b1.peer, b0.peer = b0, b1
+                return 0
+            b1.state = ENT_CONFIRMED
+            self._ack(b0, body if b0.sdp_type == SDP_LATE else b"")
+            self._ack(b1)
+            b1.peer, b0.peer = b0, b1
+            if tup.bridge_entities[2] is None:
+                b1.in_sdp = body
+                b0.out_sdp = body
+                tup.state = BRIDGED_STATE
+                tup.bridge_flags.discard("pending-sdp")
+            else:
+                send = b0.in_sdp if "no-late-sdp" in tup.bridge_flags else None
+                new = self._new_client(tup, b0, tup.bridge_entities[2], send)
+                if new is None:
+                    return -1
+                new.no = 1
+                tup.remove(tup.bridge_entities[2])
+                tup.bridge_entities[2] = new
+            return 0
+        # a 2xx from the final destination, after the provisional media
+        self._end_dialog(tup, b1)
+        b0.sdp_type = SDP_NORMAL
+        self.ent.send_request(b0.dlg, "INVITE", body, "application/sdp" if body else None, list(b0.headers))
+        b0.state = ENT_NEW
+        b0.out_sdp = body
+        final = tup.bridge_entities[2]
+        tup.bridge_entities[1] = b0
+        tup.bridge_entities[0] = final
+        tup.bridge_entities[2] = None
+        final.peer, b0.peer = b0, final
+        return 0
+
+    def _bridge_negreply(self, tup: Tuple, entity: Entity) -> int:
+        """process_bridge_negreply() + process_bridge_dialog_end(): 1 keeps the session."""
+        no = self._entity_no(tup, entity)
+        if no < 0:
+            self._log_error("bridging: a negative reply from an entity not in the bridge")
+            return -1
+        if no == 0:
+            tup.state = CANCEL_STATE
+        return self._bridge_dialog_end(tup, no, entity)
+
+    def _bridge_dialog_end(self, tup: Tuple, no: int, entity: Entity | None) -> int:
+        be = tup.bridge_entities
+        rollback = "rollback-failed" in tup.bridge_flags
+        initiator = tup.bridge_initiator
+        if no == 0:
+            self._end_dialog(tup, be[1])
+            self._end_dialog(tup, be[2])
+            self._end_dialog(tup, initiator)
+            self._mark_todel(tup)
+            return 0
+        if no == 1:
+            if be[2] is not None:
+                # the provisional media server failed: contact the real destination anyway
+                self._delete_entity(tup, entity)
+                body = be[0].in_sdp if "no-late-sdp" in tup.bridge_flags else None
+                new = self._new_client(tup, be[0], be[2], body)
+                if new is None:
+                    return -1
+                new.no = 1
+                tup.remove(be[2])
+                be[1] = None
+                be[2] = new
+                return 1
+            if rollback and initiator is not None and initiator.peer is not None:
+                self._delete_entity(tup, entity)
+                be[1] = be[0]
+                be[0] = initiator
+                be[1].peer, be[0].peer = be[0], be[1]
+                tup.state = BRIDGED_STATE
+                tup.bridge_initiator = None
+                return 1
+            self._end_dialog(tup, be[0])
+            self._mark_todel(tup)
+            return 0
+        if no == 2:
+            if rollback and initiator is not None and initiator.peer is not None:
+                self._delete_entity(tup, entity)
+                self._end_dialog(tup, be[1])
+                be[2] = None
+                be[1] = be[0]
+                be[0] = initiator
+                be[1].peer, be[0].peer = be[0], be[1]
+                self._start_old(tup, be[0], None)
+                tup.state = BRIDGING_STATE
+                tup.bridge_initiator = None
+                return 1
+            self._end_dialog(tup, be[0])
+            self._end_dialog(tup, be[1])
+            self._mark_todel(tup)
+            return 0
+        self._end_dialog(tup, be[0])
+        self._end_dialog(tup, be[1])
+        self._end_dialog(tup, be[2])
+        self._mark_todel(tup)
+        return 0
+
+    def _bridge_bye(self, tup: Tuple, entity: Entity) -> None:
+        """process_bridge_bye(): a BYE while bridging."""
+        if "rollback-failed" in tup.bridge_flags and tup.bridge_initiator is entity:
+            no = 3
+        else:
+            no = self._entity_no(tup, entity)
+        self.ent.send_reply(entity.dlg, "BYE", 200, "OK")
+        if no >= 0:
+            self._bridge_dialog_end(tup, no, entity)
+        if tup.to_del and entity.peer is None:
+            self._delete_tuple(tup)
+
+    def _send_bridge_notify(self, tup: Tuple, entity: Entity, msg: Any, code: int) -> None:
+        """send_bridge_notify(): RFC 3515 NOTIFY with a message/sipfrag body to the REFER sender."""
+        if entity is None or entity.dlg is None:
+            return
+        event = f"Event: refer;id={tup.refer_id}" if tup.refer_id else "Event: refer"
+        if msg is None and code == 0:
+            body = b"SIP/2.0 100 Trying"
+            state = "active;expires=60"
+        else:
+            reason = msg.reason if msg is not None else "Request Timeout"
+            body = f"SIP/2.0 {code} {reason}".encode("utf-8", "surrogateescape")
+            state = "terminated;reason=noresource"
+        self.ent.send_request(entity.dlg, "NOTIFY", body, "message/sipfrag",
+                              [event, f"Subscription-State: {state}"], no_notify=True)
+
+    def b2b_bridge_retry(self, ctx: MsgContext, new_entity: str) -> int:
+        route = self._current(ctx, "b2b_bridge_retry", ("reply",))
+        if route is None:
+            return -1
+        tup: Tuple = route["tuple"]
+        entity: Entity = route["entity"]
+        if route["method"] != "INVITE" or route["code"] <= 300:
+            self._log_error("b2b_bridge_retry() is for negative replies to INVITE")
+            return -1
+        if entity is not tup.bridge_entities[1]:
+            self._log_error("b2b_bridge_retry() is for negative replies of the second entity")
+            return -1
+        pending: list[NewEntity] = self._state(ctx).get("new", [])
+        spec = pending[0] if pending else None
+        if spec is None or spec.id != new_entity:
+            self._log_error(f"unknown client entity {new_entity}")
+            return -1
+        if tup.state not in BRIDGING_STATES:
+            self._log_error(f"cannot retry the bridge in state {tup.state}")
+            return -1
+        self._delete_entity(tup, entity)
+        if self._start_new(tup, tup.bridge_entities[0], self._placeholder(spec), None) is None:
+            return -1
+        tup.state = BRIDGING_STATE
+        self._state(ctx).pop("new", None)
+        return 1
+
+    # ================================================================================== PVs
+    def _tuple_of(self, ctx: MsgContext) -> Tuple | None:
+        state = ctx.module_state.get("b2b_logic")
+        if not state:
+            return None
+        route = state.get("route")
+        if route is not None:
+            tup = route["tuple"]
+            return tup if self.tuples.get(tup.key) is tup else None
+        return state.get("tuple")
+
+    def pvars(self) -> dict[str, Handler]:
+        def key(ctx, arg, index):
+            tup = self._tuple_of(ctx)
+            return tup.key if tup is not None else None
+
+        def scenario(ctx, arg, index):
+            tup = self._tuple_of(ctx)
+            return tup.scenario if tup is not None else None
+
+        def entity(ctx, arg, index):
+            tup = self._tuple_of(ctx)
+            if tup is None:
+                return None
+            if index is None:
+                route = self._route_ctx(ctx)
+                ent = route["entity"] if route is not None else None
+            else:
+                try:
+                    ent = tup.bridge_entities[int(index)] if int(index) in (0, 1) else None
+                except (TypeError, ValueError):
+                    ent = None
+            if ent is None:
+                return None
+            field = (arg or "key").strip()
+            dlg = ent.dlg
+            if field == "key":
+                return ent.key
+            if field == "id":
+                return ent.id
+            if dlg is None:
+                return None
+            if field == "callid":
+                return dlg.call_id
+            if field == "fromtag":
+                return dlg.remote_tag if dlg.kind == SERVER else dlg.local_tag
+            if field == "totag":
+                return dlg.local_tag if dlg.kind == SERVER else dlg.remote_tag
+            return None
+
+        def ctx_get(ctx, arg, index):
+            tup = self._tuple_of(ctx)
+            vals = tup.vals if tup is not None else self._state(ctx).get("vals", {})
+            return vals.get(arg or "")
+
+        def ctx_set(ctx, arg, index, value, op):
+            tup = self._tuple_of(ctx)
+            vals = tup.vals if tup is not None else self._state(ctx).setdefault("vals", {})
+            if value is None:
+                vals.pop(arg or "", None)
+            else:
+                vals[arg or ""] = str(value)
+
+        return {"b2b_logic.key": Handler("b2b_logic.key", key),
+                "b2b_logic.scenario": Handler("b2b_logic.scenario", scenario),
+                "b2b_logic.entity": Handler("b2b_logic.entity", entity),
+                "b2b_logic.ctx": Handler("b2b_logic.ctx", ctx_get, ctx_set)}
+
+    # ================================================================================== MI
+    def mi_commands(self) -> dict[str, Callable]:
+        from opensips_py.modules.b2b_logic.mi import mi_commands
+        return mi_commands(self)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _no_tag(raw: str) -> str:
+    return re.sub(r";\s*tag\s*=\s*[^;>\s]*", "", raw).strip()
+
+
+def _bridge_flags(text: str | None) -> set[str]:
+    flags = set()
+    for part in (text or "").split(","):
+        name = part.strip()
+        if not name:
+            continue
+        if name.startswith("max_duration="):
+            continue
+        flags.add(name)
+    return flags
+
+
+def _avp_headers(ctx: MsgContext, names: Any, values: Any) -> list[str]:
+    """Extra header lines from two AVPs: header names and their bodies (b2b_scenario_hdrs())."""
+    if names is None:
+        return []
+    try:
+        hnames = names.get_all(ctx) if hasattr(names, "get_all") else [names.get(ctx)]
+        hvals = values.get_all(ctx) if values is not None and hasattr(values, "get_all") else \
+            ([values.get(ctx)] if values is not None else [])
+    except Exception:  # noqa: BLE001
+        return []
+    return [f"{n}: {v}" for n, v in zip(hnames, hvals) if n is not None]
+
+
+def _hold_sdp(sdp: bytes) -> bytes:
+    """The SDP put on hold (sdp_get_hold_body()): a=sendonly on each stream; empty when already on hold."""
+    if not sdp:
+        return b""
+    text = sdp.decode("utf-8", "surrogateescape")
+    if "a=sendonly" in text or "a=inactive" in text:
+        return b""
+    lines = text.replace("\r\n", "\n").split("\n")
+    out = []
+    for line in lines:
+        if line in ("a=sendrecv", "a=recvonly"):
+            continue
+        out.append(line)
+        if line.startswith("m="):
+            out.append("a=sendonly")
+    while out and out[-1] == "":
+        out.pop()
+    return ("\r\n".join(out) + "\r\n").encode("utf-8", "surrogateescape")

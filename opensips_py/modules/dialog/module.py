@@ -125,6 +125,7 @@ class Module(ModuleBase):
         self._reinvite_pings: dict[Dialog, int] = {}
         self._next_db_flush = 0
         self._db_deleted: list[Dialog] = []  # ended dialogs whose rows go at the next flush
+        self._held_by_bye: set[Dialog] = set()  # ended dialogs kept listed until their BYE transaction goes
         self.modules = getattr(self.core, "modules", {}) or {}
         self.tm = self.modules.get("tm")
         self.rr = self.modules.get("rr")
@@ -629,6 +630,7 @@ class Module(ModuleBase):
                 dialog.end_reason = "Upstream BYE" if dst_leg == CALLER_LEG else "Downstream BYE"
             if leg is not None and leg.last_gen_cseq:
                 self._shift_cseq(ctx, dialog, leg, direction)
+            self._hold_for_bye_transaction(ctx, dialog)
             self._ended(dialog)
             return
         if event in (model.EV_REQ, model.EV_REQACK, model.EV_REQPRACK) and new in (CONFIRMED, CONFIRMED_NA):
@@ -749,7 +751,35 @@ class Module(ModuleBase):
         if delay and hasattr(self.core, "add_timer"):
             self.core.add_timer(self.now + delay, lambda now: self.table.remove(dialog))
             return
+        if dialog in self._held_by_bye:
+            return  # the BYE's transaction lets it go (_hold_for_bye_transaction)
         self.table.remove(dialog)
+
+    def _hold_for_bye_transaction(self, ctx: MsgContext, dialog: Dialog) -> None:
+        """The BYE's transaction keeps the ended dialog (state 5, still listed by dlg_list) until it is
+        deleted, wt_timer after its final reply: OpenSIPS's dlg_set_tm_dialog_ctx() references the dialog
+        from the transaction and unreferences it at TMCB_TRANS_DELETED (dlg_handlers.c). Without a
+        transaction (the BYE relayed statelessly) only the processing context held it: it goes once the
+        request is done. Hook added for SIPssert stir-shaken/01, which reads the dialog just after the BYE."""
+        if self.TMCB is None or not hasattr(self.core, "add_timer"):
+            return
+        self._held_by_bye.add(dialog)
+        entry = (self.TMCB.TRANS_DELETED, lambda t, p: self._release_held(dialog))
+        self._on_transaction(ctx, *entry)
+        state = _state(ctx)
+
+        def without_transaction(now) -> None:
+            if any(pending is entry[1] for _, pending in state.pending):
+                state.pending = [p for p in state.pending if p[1] is not entry[1]]
+                self._release_held(dialog)
+
+        self.core.add_timer(self.now, without_transaction)
+
+    def _release_held(self, dialog: Dialog) -> None:
+        if dialog in self._held_by_bye:
+            self._held_by_bye.discard(dialog)
+            if not (dialog.del_delay or self.delete_delay):
+                self.table.remove(dialog)
 
     # ================================================================================== ending dialogs
     def _lifetime_expired(self, dialog: Dialog) -> None:

@@ -193,12 +193,21 @@ class Module(ModuleBase):
         if dlg.state < State.CONFIRMED and method != "UPDATE":
             return  # "I can not accept requests if the state is not confirmed"
         if method == "ACK":
-            if dlg.state == State.ESTABLISHED:
-                return  # a retransmission
-            self.tm.t_newtran(ctx)  # absorbs the ACK of our reply, stops its retransmissions
-            if dlg.last_invite_reply >= 300:
+            hop_t = self.tm.transaction(ctx)
+            if hop_t is not None:
+                # the hop-by-hop ACK of a negative reply of ours: tm releases the transaction
+                self.tm.after_request_route(ctx)
                 flags |= FL_ACK_NEG
-            dlg.uas_t = None
+                if dlg.uas_t is hop_t:
+                    dlg.uas_t = None
+            else:
+                if dlg.state == State.ESTABLISHED:
+                    return  # a retransmission
+                from opensips_py.modules.tm.engine import tm_state
+                e2e = tm_state(ctx).e2eack_t
+                self.tm.t_newtran(ctx)  # absorbs the ACK of our 2xx, stops its retransmissions
+                if dlg.uas_t is not None and (e2e is None or dlg.uas_t is e2e) and dlg.uas_t.method == "INVITE":
+                    dlg.uas_t = None
         else:
             if self.tm.t_newtran(ctx) < 1:
                 return  # a retransmission (answered by tm) or an error
@@ -533,11 +542,12 @@ def _pending(t: Any) -> bool:
 
 def _set_state(dlg: B2BDialog, method: str) -> None:
     """set_dlg_state()."""
-    if method == "INVITE" and dlg.state >= State.CONFIRMED:
+    if method == "INVITE" and dlg.state != State.NEW_AUTH:
         dlg.state = State.MODIFIED
     elif method == "ACK":
-        dlg.state = State.ESTABLISHED
-    elif method == "BYE":
+        if dlg.state == State.CONFIRMED:
+            dlg.state = State.ESTABLISHED
+    elif method in ("BYE", "CANCEL"):
         dlg.state = State.TERMINATED
 
 

@@ -80,7 +80,12 @@ class Bindings:
         from opensips_py.config.check.exports_index import exports_index
         offers = exports_index().functions.get(name, [])
         found = None
-        for offer in offers:
+        # the current signature first when versions overlap in arity (is_from_gw's 4th argument is a
+        # partition before 3.4, the carrier attrs variable since): the runtime implements the newest behaviour
+        def newest_first(offer) -> bool:
+            return getattr(getattr(offer.item, "versions", None), "until", None) is not None
+
+        for offer in sorted(offers, key=newest_first):
             instance = self.core_functions if offer.module == "core" else self.modules.get(offer.module)
             if instance is None:
                 continue

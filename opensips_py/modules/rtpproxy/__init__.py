@@ -95,3 +95,8 @@ EXPORTS = ModuleExports(
         Dependency(("db_*",), when_param="db_url"),
     ),
 )
+
+
+from opensips_py.modules.rtpproxy.module import Module  # noqa: E402
+
+__all__ = ["EXPORTS", "Module"]

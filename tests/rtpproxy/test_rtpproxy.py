@@ -294,3 +294,35 @@ def test_mi_enable_disables_for_ever_and_back():
         assert "m=audio 35000" in relayed_body(p.send(invite(branch="z9hG4bK2")))
         with pytest.raises(Exception, match="RTP proxy not found"):
             mi(p, "rtpproxy_enable", {"url": "udp:1.2.3.4:5", "enable": 1})
+
+
+def test_recording_to_the_default_place_and_to_a_destination_per_stream():
+    with RtpproxyPeer() as peer:
+        route = '''    rtpproxy_start_recording();
+    rtpproxy_start_recording(, , , "/rec/call", 2);
+    rtpproxy_start_recording(, , , "/rec/all");
+    drop;'''
+        p = proxy(peer.url, route)
+        p.send(invite(to_tag="b7c3"))
+        assert peer.commands[-3:] == [f"R {CALL_ID} 1928301774 b7c3", f"C {CALL_ID} /rec/call 1928301774;2 b7c3;2",
+                                      f"C {CALL_ID} /rec/all 1928301774;1 b7c3;1"]  # one stream in the SDP
+
+
+def test_reload_reads_the_sockets_table(tmp_path):
+    import sqlite3
+    with RtpproxyPeer() as a, RtpproxyPeer() as b:
+        db = tmp_path / "r.db"
+        con = sqlite3.connect(db)
+        con.execute("CREATE TABLE rtpproxy_sockets (id INTEGER PRIMARY KEY, rtpproxy_sock TEXT, set_id INTEGER)")
+        con.execute("INSERT INTO rtpproxy_sockets (rtpproxy_sock, set_id) VALUES (?, 1)", (a.url,))
+        con.commit()
+        p = proxy(a.url, "    drop;", params=f'loadmodule "db_sqlite.so"\nmodparam("rtpproxy", "db_url", '
+                                            f'"sqlite://{db}")')
+        assert [s["Set"] for s in mi(p, "rtpproxy_show")] == [0, 1]
+        con.execute("INSERT INTO rtpproxy_sockets (rtpproxy_sock, set_id) VALUES (?, 2)", (b.url,))
+        con.commit()
+        con.close()
+        assert mi(p, "rtpproxy:reload") == "OK"
+        assert [(s["Set"], s["Nodes"][0]["url"]) for s in mi(p, "rtpproxy_show")] == [
+            (0, a.url), (1, a.url), (2, b.url)]
+        assert "V" in b.commands

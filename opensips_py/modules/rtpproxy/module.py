@@ -575,6 +575,47 @@ class Module(ModuleBase):
     def rtpproxy_stop_stream2uas(self, ctx, set_id=None, sock_var=None) -> int:
         return self._stop_stream(ctx, set_id, sock_var, False)
 
+    def rtpproxy_start_recording(self, ctx, set_id=None, sock_var=None, flags=None, destination=None,
+                                 mediastream=None) -> int:
+        """R (record the session where rtpproxy records) or C (copy to `destination`, one command per
+        stream: `mediastream`, else every stream of the SDP)."""
+        ids = self._dialog_ids(ctx)
+        if ids is None:
+            self._log(L_ERR, "can't get Call-Id field / From tag")
+            return -1
+        call_id, from_tag, to_tag = ids
+        if not ctx.msg.is_request:
+            if not to_tag:
+                return -1
+            from_tag, to_tag = to_tag, from_tag
+        node_set = self.node_set(set_id)
+        if node_set is None:
+            return -1
+        node = self.select_node(ctx, call_id, node_set, sock_var, True)
+        if node is None:
+            self._log(L_ERR, "no available proxies")
+            return -1
+        if "RECORD" not in node.caps:
+            self._log(L_ERR, "RTPProxy does not support recording!")
+            return -1
+        head = flags or ""
+        if not destination:
+            self.send(node, f"R{head} {call_id} {from_tag}" + (f" {to_tag}" if to_tag else ""))
+            return 1
+        if mediastream and mediastream > 0:
+            streams = [mediastream]
+        else:
+            try:
+                text = (ctx.msg.body or b"").decode("utf-8", "surrogateescape")
+                count = sum(len(s.media) for s in parse(text)) if text else 1
+            except SdpError:
+                self._log(L_WARN, "cannot parse message SDP! only record first stream")
+                count = 1
+            streams = list(range(1, max(count, 1) + 1))
+        for n in streams:
+            self.send(node, f"C{head} {call_id} {destination} {from_tag};{n}" + (f" {to_tag};{n}" if to_tag else ""))
+        return 1
+
     # ================================================================================== MI
     def mi_commands(self) -> dict[str, Callable]:
         from opensips_py.mi import MIError
@@ -612,7 +653,24 @@ class Module(ModuleBase):
                 raise MIError(404, "RTP proxy not found")
             return "OK"
 
-        return {"rtpproxy_show": show, "rtpproxy_enable": enable}
+        def reload(params: Any) -> str:
+            if not self.param("db_url"):
+                raise MIError(500, "Failed to reload")  # OpenSIPS: only sets from a database reload
+            self.transport.close()  # node indexes change: every socket is made afresh
+            self.sets = Sets()
+            for value in self.param_values("rtpproxy_sock"):
+                self.sets.add_value(str(value), self.default_set)
+            try:
+                self._load_from_db()
+            except ModuleInitError as exc:
+                raise MIError(500, "Failed to reload") from exc
+            self.probe_all()
+            return "OK"
+
+        show.mi_alias_4_0 = "rtpproxy:show"
+        enable.mi_alias_4_0 = "rtpproxy:enable"
+        reload.mi_alias_4_0 = "rtpproxy:reload"
+        return {"rtpproxy_show": show, "rtpproxy_enable": enable, "rtpproxy_reload": reload}
 
 
 __all__ = ["Module", "rtpp_error"]

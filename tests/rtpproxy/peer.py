@@ -90,6 +90,8 @@ class RtpproxyPeer:
                 self.next_port += 2
             return f"{self.sessions[key]} {self.ip}"
         if kind == "Q":
+            if len(words) > 4:  # named statistics: one number each
+                return " ".join(str(10 * (i + 1)) for i in range(len(words) - 4))
             return "120 10 20 30 0"
         if kind in "DPSR":
             return "0"

@@ -326,3 +326,17 @@ def test_reload_reads_the_sockets_table(tmp_path):
         assert [(s["Set"], s["Nodes"][0]["url"]) for s in mi(p, "rtpproxy_show")] == [
             (0, a.url), (1, a.url), (2, b.url)]
         assert "V" in b.commands
+
+
+def test_all_stats_fill_an_avp_with_the_ten_counters_in_order():
+    with RtpproxyPeer() as peer:
+        route = '''    $avp(st) = "stale";
+    $var(rc) = rtpproxy_all_stats($avp(st));
+    xlog("rc=$var(rc) $(avp(st)[0]) $(avp(st)[4]) $(avp(st)[9])\\n");
+    drop;'''
+        p = proxy(peer.url, route)
+        p.send(request("BYE", to_tag="b7c3"))
+        assert peer.commands[-2:] == [
+            f"Q {CALL_ID} 1928301774;1 b7c3;1 ttl npkts_ina npkts_ino nrelayed ndropped",
+            f"Q {CALL_ID} 1928301774;1 b7c3;1 rtpa_nsent rtpa_nrcvd rtpa_ndups rtpa_nlost rtpa_perrs"]
+        assert offer_logs(p) == ["rc=1 10 50 50"]

@@ -517,6 +517,51 @@ class Module(ModuleBase):
                 var.set(ctx, int(value))
         return 1
 
+    ALL_STATS = (("ttl", "npkts_ina", "npkts_ino", "nrelayed", "ndropped"),
+                 ("rtpa_nsent", "rtpa_nrcvd", "rtpa_ndups", "rtpa_nlost", "rtpa_perrs"))
+
+    def rtpproxy_all_stats(self, ctx, stats_avp, set_id=None, sock_var=None) -> int:
+        """Q with the extra statistics names, five at a time; the ten values go into the AVP in order."""
+        if getattr(stats_avp, "name", None) != "avp":
+            self._log(L_ERR, "invalid pvar type - only AVPs are allowed!")
+            return -1
+        stack = ctx.avps.setdefault(stats_avp._arg(ctx), [])
+        stack.clear()
+        ids = self._dialog_ids(ctx)
+        if ids is None:
+            return -1
+        call_id, from_tag, to_tag = ids
+        if not ctx.msg.is_request:
+            from_tag, to_tag = to_tag, from_tag
+        node_set = self.node_set(set_id)
+        if node_set is None:
+            return 0
+        node = self.select_node(ctx, call_id, node_set, sock_var, True)
+        if node is None:
+            self._log(L_ERR, "no available proxies")
+            return -1
+        if "STATS_EXTRA" not in node.caps:
+            self._log(L_ERR, "RTPProxy does not support all statistics query!")
+            return -1
+        values: list[int] = []
+        for chunk in self.ALL_STATS:
+            reply = self.send(node, f"Q {call_id} {from_tag};1 {to_tag};1 {' '.join(chunk)}")
+            if reply is None:
+                return -2
+            if rtpp_error(reply):
+                self._log(L_ERR, f"RTPProxy error not handled: {reply}!")
+                return -2
+            try:
+                values += [int(v) for v in reply.split()]
+            except ValueError:
+                self._log(L_ERR, f"invalid statistic value in {reply}")
+                return -2
+        stack.extend(values)  # add_avp_last(): in the order of the statistics
+        if len(values) != 10:
+            self._log(L_ERR, f"unexpected number of stats {len(values)} expected 10")
+            return -2
+        return 1
+
     def _stream(self, ctx, prompt: str, count: int, set_id, sock_var, to_caller: bool) -> int:
         ids = self._dialog_ids(ctx)
         if ids is None:

@@ -1,4 +1,4 @@
-"""`opensips-py sipssert [PATH…] [--junit FILE] [--markdown FILE] [-k PATTERN] [--no-netns]`.
+"""`opensips-py sipssert [PATH…] [--junit FILE] [--markdown FILE] [-k PATTERN] [--no-netns] [--faketime T]`.
 
 PATH is a SIPssert suite root (run.yml), a test set or one scenario; default: the current directory.
 Exit status: 0 when no scenario failed, 1 when one did, 2 for usage errors. SIGTERM stops the run the way
@@ -7,6 +7,7 @@ Ctrl-C does: the running scenario's processes, namespace and workspace are clean
 from __future__ import annotations
 
 import argparse
+import datetime
 import shlex
 import signal
 import sys
@@ -34,6 +35,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-netns", dest="netns", action="store_false", default=None,
                         help="no network namespaces: map the suite's addresses to 127.0.52.x/127.10.52.x "
                              "(automatic when `ip netns` is not permitted)")
+    parser.add_argument("--faketime", metavar="'YYYY-MM-DD HH:MM:SS'",
+                        help="run the opensips and sipp tasks with their wall clock starting at this UTC time "
+                             "(libfaketime, Debian package faketime); PASSporTs the runner signs use it too")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -47,6 +51,14 @@ def main(argv: list[str]) -> int:
         extra[key] = value
     options = RunOptions(logs_dir=args.logs_dir, keep=args.keep, extra_vars=extra, sipp=args.sipp,
                          netns=args.netns)
+    if args.faketime:
+        try:
+            moment = datetime.datetime.strptime(args.faketime.strip(), "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            print(f"opensips-py sipssert: --faketime needs 'YYYY-MM-DD HH:MM:SS', got {args.faketime!r}",
+                  file=sys.stderr)
+            return 2
+        options.faketime = moment.replace(tzinfo=datetime.timezone.utc).timestamp()
     if args.opensips:
         options.opensips_command = shlex.split(args.opensips)
     paths = args.paths or [Path.cwd()]

@@ -50,6 +50,7 @@ class RunOptions:
     extra_vars: dict[str, Any] = field(default_factory=dict)
     timeout_scale: float = 1.0
     netns: bool | None = None  # a network namespace per scenario; None: when `ip netns` is permitted
+    faketime: float | None = None  # --faketime: the UNIX time each scenario's opensips/sipp clocks start at
 
     def use_netns(self) -> bool:
         if self.netns is None:
@@ -142,8 +143,9 @@ def run_scenario(scenario: Scenario, options: RunOptions) -> Result:
                 return Result(scenario.full_name, "FAIL", f"cannot create the network namespace: {exc}",
                               time.monotonic() - started)
         ready_log = OPENSIPS_PY_READY if options.opensips_command == DEFAULT_OPENSIPS else None
+        offset = round(options.faketime - time.time()) if options.faketime is not None else None
         builder = TaskBuilder(ws, scenario.name, options.opensips_command, options.sipp, options.python,
-                              opensips_ready_log=ready_log)
+                              opensips_ready_log=ready_log, faketime_offset=offset)
         addresses = AddressPool(_bridges(scenario), _named_addresses(scenario),
                                 mapper=ws.map_address)
         try:

@@ -75,8 +75,12 @@ class TaskBuilder:
     """Turns a task definition into a Launch within a workspace."""
 
     def __init__(self, workspace: Workspace, scenario_name: str, opensips_command: list[str],
-                 sipp: str = "sipp", python: str = sys.executable, opensips_ready_log: str | None = None):
+                 sipp: str = "sipp", python: str = sys.executable, opensips_ready_log: str | None = None,
+                 faketime_offset: int | None = None):
         self.ws = workspace
+        # --faketime: seconds the opensips and sipp tasks' wall clock is shifted by (libfaketime), and the
+        # PASSporTs this runner signs with it
+        self.faketime_offset = faketime_offset
         self.opensips_ready_log = opensips_ready_log  # opensips-py's "serving" line: every socket is open
         self.scenario_name = scenario_name
         self.opensips_command = opensips_command
@@ -105,6 +109,8 @@ class TaskBuilder:
             raise TaskSkip(f"task type {kind} is not supported without docker")
         self._auto_network = None
         launch = method(definition)
+        if self.faketime_offset is not None and kind in FAKETIME_TYPES:
+            launch.env.update(faketime_env(self.faketime_offset))
         if AUTO_IP in launch.argv:
             launch.auto_ip_network = self._auto_network
         env = definition.get("env") or {}
@@ -188,7 +194,7 @@ class TaskBuilder:
     def _uac_sipp_stir_shaken(self, d: dict[str, Any]) -> Launch:
         service = d.get("service") or d.get("destination", d.get("username")) or ""
         caller = d.get("caller", d.get("username")) or ""
-        token = passport_jwt(d, str(service), str(caller))
+        token = passport_jwt(d, str(service), str(caller), now=time.time() + (self.faketime_offset or 0))
         info = d.get("stir_shaken_info", "https://certs.example.org/cert.pem")
         keys = ["-key", "stir_and_shaken_jwt", token, "-key", "stir_and_shaken_info", str(info),
                 "-key", "stir_shaken_alg", str(d.get("stir_shaken_alg", "ES256")),
@@ -273,6 +279,30 @@ class TaskBuilder:
         raise TaskSkip("needs a MySQL server (task type mysql-client)")
 
 
+# ------------------------------------------------------------------------------------------------ faketime
+
+FAKETIME_TYPES = {"opensips", "uac-sipp", "uas-sipp", "uac-sipp-stir-shaken", "sipp"}
+LIBFAKETIME_GLOB = "/usr/lib/*/faketime/libfaketime.so.1"  # Debian's libfaketime (package faketime)
+
+
+def libfaketime() -> str | None:
+    import glob
+    found = sorted(glob.glob(LIBFAKETIME_GLOB))
+    return found[0] if found else None
+
+
+def faketime_env(offset: int) -> dict[str, str]:
+    """The environment running a task `offset` seconds away from now: libfaketime preloaded with a relative
+    offset (the same for every task of the scenario, so their clocks agree), the monotonic clock left real
+    (trio's timers, SIPp's retransmissions)."""
+    library = libfaketime()
+    if library is None:
+        raise TaskSkip("--faketime needs libfaketime (Debian package faketime)")
+    preload = os.environ.get("LD_PRELOAD")
+    return {"LD_PRELOAD": f"{library}:{preload}" if preload else library, "FAKETIME": f"{offset:+d}",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+
 def is_daemon(definition: dict[str, Any]) -> bool:
     kind = str(definition.get("type", "generic")).lower()
     return bool(definition.get("daemon", kind in DAEMON_TYPES))
@@ -289,8 +319,9 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def passport_jwt(d: dict[str, Any], service: str, caller: str) -> str:
-    """The STIR/SHAKEN PASSporT SIPssert hands to sipp: ES256-signed, with its default claims."""
+def passport_jwt(d: dict[str, Any], service: str, caller: str, now: float | None = None) -> str:
+    """The STIR/SHAKEN PASSporT SIPssert hands to sipp (PyJWT's jwt.encode in uac-sipp-stir-shaken.py):
+    ES256-signed, header keys sorted, claims in SIPssert's order, iat = `now` (default: the clock)."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -302,9 +333,11 @@ def passport_jwt(d: dict[str, Any], service: str, caller: str) -> str:
               "typ": str(d.get("stir_shaken_typ", "passport")),
               "x5u": str(d.get("stir_shaken_info", "https://certs.example.org/cert.pem"))}
     claims = {"attest": str(d.get("stir_shaken_attest", "A")), "dest": {"tn": [service.replace("+", "")]},
-              "iat": int(time.time()), "orig": {"tn": caller.replace("+", "")},
+              "iat": int(time.time() if now is None else now), "orig": {"tn": caller.replace("+", "")},
               "origid": str(d.get("stir_shaken_origid", "4437c7eb-8f7a-4f0e-a863-f53a0e60251a"))}
-    signing_input = (_b64url(json.dumps(header, separators=(",", ":")).encode()) + "."
+    if not header["typ"]:
+        del header["typ"]  # PyJWT leaves out an empty typ
+    signing_input = (_b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode()) + "."
                      + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
     der = key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)

@@ -114,6 +114,20 @@ def test_rule_fallback_walks_lower_priorities_then_shorter_prefixes(tmp_path):
     assert routed(proxy(db, ROUTE % (1, ""))) == ["ru=sip:00211234@192.0.2.21:5060 ra= ga=g1 ca="]
 
 
+def test_the_fallback_reports_each_new_rules_attributes_to_use_next_gw(tmp_path):
+    db = database(tmp_path / "dr.db", dr_gateways=GATEWAYS, dr_rules=[
+        rule("1", "40", "gw1", priority=10, attrs="first"), rule("1", "40", "gw2", priority=5, attrs="second")])
+    p = proxy(db, """
+route {
+    do_routing(1, "F", , $var(ra));
+    xlog("$ru $var(ra)\\n");
+    while (use_next_gw($var(ra), $var(ga))) { xlog("next $ru $var(ra) $var(ga)\\n"); }
+    drop;
+}
+""")
+    assert routed(p) == ["sip:00211234@192.0.2.21:5060 first", "next sip:40211234@192.0.2.22 second g2"]
+
+
 def test_time_recurrence_selects_the_valid_rule(tmp_path):
     # the virtual clock starts on Thursday 2026-01-01 00:00 UTC
     db = database(tmp_path / "dr.db", dr_gateways=GATEWAYS, dr_rules=[

@@ -571,11 +571,11 @@ class Module(ModuleBase):
             ids.pop(0)
             self._skip_non_str(ids)
             if not ids:
-                return self._rule_fallback(ctx, part)
+                return self._rule_fallback(ctx, part, rule_attrs, gw_attrs, carrier_attrs)
             ruris = self._stack(ctx, avps["ruri"])
             self._skip_non_str(ruris)
             if not ruris:
-                return self._rule_fallback(ctx, part)
+                return self._rule_fallback(ctx, part, rule_attrs, gw_attrs, carrier_attrs)
             ruri = ruris[0]
             socks = self._stack(ctx, avps["sock"])
             self._skip_non_str(socks)
@@ -593,7 +593,9 @@ class Module(ModuleBase):
         ruris.pop(0)
         return 1
 
-    def _rule_fallback(self, ctx, part: Partition) -> int:
+    def _rule_fallback(self, ctx, part: Partition, rule_attrs, gw_attrs, carrier_attrs) -> int:
+        """The "F" fallback: do_routing() again, from where the last rule left off; the attrs variables of
+        use_next_gw() get the new rule's and gateway's (OpenSIPS keeps them in globals across the call)."""
         internal = part.internal
         flag_stack = ctx.avps.get(internal["fb_flags"]) or []
         if not flag_stack or not isinstance(flag_stack[0], int) or not flag_stack[0] & F_FALLBACK:
@@ -602,8 +604,8 @@ class Module(ModuleBase):
         groups = ctx.avps.get(internal["fb_group"]) or []
         if groups:
             whitelists = [v for v in ctx.avps.get(internal["fb_whitelist"]) or [] if isinstance(v, str)]
-            if self._do_routing(ctx, part, int(groups[0]), flags, whitelists[0] if whitelists else None, None, None,
-                                None) == 1:
+            if self._do_routing(ctx, part, int(groups[0]), flags, whitelists[0] if whitelists else None, rule_attrs,
+                                gw_attrs, carrier_attrs) == 1:
                 return 1
         else:
             self._log(-1, "Cannot find group AVP during a fallback")

@@ -170,6 +170,7 @@ class RoutingData:
         self.noprefix: Groups = {}
         self.prefix_chars = prefix_chars
         self.loaded_at = 0.0
+        self.counts: dict[str, tuple[int, int]] = {}  # gw/cr/rl -> (loaded, discarded)
 
     # -------------------------------------------------------------------------------------------- building
     def add_prefix_rule(self, prefix: str, group: int, rule: Rule) -> None:
@@ -450,6 +451,7 @@ def load_routing_data(db: Any, ctx: LoadContext, now: float) -> tuple[RoutingDat
     report = (f"{counts['gw'][0]} gateways loaded ({counts['gw'][1]} discarded), "
               f"{counts['cr'][0]} carriers loaded ({counts['cr'][1]} discarded), "
               f"{counts['rl'][0]} rules loaded ({counts['rl'][1]} discarded)")
+    data.counts = {kind: (loaded, discarded) for kind, (loaded, discarded) in counts.items()}
     return data, report
 
 

@@ -59,6 +59,7 @@ class Partition:
     db: Any = None
     data: RoutingData | None = None
     last_update: float = 0.0
+    report: str = ""  # the status report of the last load ("N gateways loaded (M discarded), …")
     internal: dict[str, str] = field(default_factory=dict)
 
 
@@ -222,7 +223,10 @@ class Module(ModuleBase):
                     cr.flags = (cr.flags & ~CR_IS_OFF) | (previous_cr.flags & CR_IS_OFF)
         part.data = data
         part.last_update = _time.time()
-        self._log(2, f"partition '{part.name}': {report}")
+        for kind, level, what in (("gw", 3, "gateways"), ("cr", 3, "carriers"), ("rl", 2, "rules")):
+            loaded, discarded = data.counts[kind]
+            self._log(level, f"loaded {loaded} (discarded {discarded}) {what} in partition '{part.name}'")
+        part.report = report
         return True
 
     # ---------------------------------------------------------------------------------- partitions
@@ -542,7 +546,7 @@ class Module(ModuleBase):
         if part is None or part is WILDCARD:
             self._log(-1, "Partition is mandatory for use_next_gw.")
             return -1
-        avps, internal = part.avps, part.internal
+        avps = part.avps
         while True:
             if rule_attrs is not None:
                 stack = ctx.avps.get(avps["rule_attrs"]) or []

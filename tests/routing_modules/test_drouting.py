@@ -194,7 +194,6 @@ route {
     p.send(request(ruri="sip:disable@192.0.2.1"))  # "disable" has no rule: nothing routed, nothing disabled
     assert mi["dr_gw_status"]({"gw_id": "gw1"}) == {"ATTRS": "g1", "State": "Active"}
     assert routed(p, "sip:4000@x") == ["sip:0000@192.0.2.21:5060", "match a40", "no strict match"]
-    execute(db, "INSERT INTO dr_rules (groupid, prefix, gwlist) VALUES ('1', 'disable', 'gw1')")
     with pytest.raises(MIError, match="GW ID not found"):
         mi["dr_gw_status"]({"gw_id": "nope"})
     assert mi["dr_gw_status"]({"gw_id": "gw2", "status": 0}) == "OK"
@@ -286,8 +285,11 @@ def test_probing_brings_a_disabled_gateway_back(tmp_path):
     p.net.attach("192.0.2.41", 5060, gateway)
     mi = p.core.modules["drouting"].mi_commands()
     assert mi["dr_gw_status"]({"gw_id": "p"}) == {"State": "Probing"}
-    assert mi["dr_enable_probing"]({}) == {"Status": 1}
+    assert mi["dr_enable_probing"]({"status": 0}) == "OK"
     p.net.advance(11)
+    assert pinged == [] and mi["dr_enable_probing"]({}) == {"Status": 0}
+    assert mi["dr_enable_probing"]({"status": 1}) == "OK"
+    p.net.advance(10)
     assert pinged == [("OPTIONS", "sip:192.0.2.41")]
     assert mi["dr_gw_status"]({"gw_id": "p"}) == {"State": "Active"}
     assert mi["dr_gw_status"]({"gw_id": "never"}) == {"State": "Inactive"}
@@ -345,3 +347,19 @@ def test_loading_problems(tmp_path):
     execute(db, "UPDATE version SET table_version = 5 WHERE table_name = 'dr_gateways'")
     with pytest.raises(StartupFailure, match="version"):
         proxy(db, "route { drop; }\n")
+
+
+def test_the_prefix_walk_stops_at_an_unknown_character_on_the_way_down():
+    from opensips_py.modules.drouting.data import RoutingData, Rule
+    data = RoutingData("0123456789#")
+    short, long_ = Rule(1, 0, None, None, []), Rule(2, 0, None, None, [])
+    data.add_prefix_rule("12", 1, short)
+    data.add_prefix_rule("1234", 1, long_)
+    data.add_noprefix_rule(1, Rule(3, 0, None, None, []))
+    assert data.get_prefix("123456", 1, 0, 0)[:2] == (long_, 4)
+    assert data.get_prefix("1239", 1, 0, 0)[:2] == (short, 2)
+    assert data.get_prefix("12a45", 1, 0, 0)[:2] == (None, 0)  # 'a' is met while the tree still goes on
+    assert data.get_prefix("9a", 1, 0, 0)[:2] == (None, 0)
+    assert data.find_rule("12a45", 1, 0)[0].id == 3  # then the prefixless rules
+    assert data.get_prefix("12#", 1, 0, 0)[:2] == (short, 2)  # an extra prefix character
+    assert data.get_prefix("1234", 2, 0, 0)[0] is None  # another group

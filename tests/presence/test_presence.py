@@ -364,3 +364,22 @@ def test_the_proxy_refuses_a_presence_table_of_another_version(db):
     con.close()
     with pytest.raises(StartupFailure, match="active_watchers"):
         proxy(db)
+
+
+def test_without_a_transaction_the_stateless_reply_and_the_notify_share_the_to_tag(db):
+    p = proxy(db, script="""
+route {
+    if (is_method("SUBSCRIBE")) handle_subscribe();
+}
+""")
+    reply, [notify] = subscribed(p)
+    assert reply.status == 200 and reply.to.tag and notify.from_.tag == reply.to.tag
+
+
+def test_notify_follows_the_record_route_set_of_the_subscribe(db):
+    p = proxy(db)
+    _, [notify] = subscribed(p, record_route="<sip:192.0.2.50;lr>, <sip:192.0.2.51;lr>")
+    assert notify.header("Route") == "<sip:192.0.2.50;lr>, <sip:192.0.2.51;lr>"
+    assert notify.ruri_text == "sip:bob@192.0.2.30:5070"
+    [sub] = mi(p, "subs_phtable_list")
+    assert sub["next_hop"] == "sip:192.0.2.50;lr"

@@ -383,3 +383,19 @@ def test_notify_follows_the_record_route_set_of_the_subscribe(db):
     assert notify.ruri_text == "sip:bob@192.0.2.30:5070"
     [sub] = mi(p, "subs_phtable_list")
     assert sub["next_hop"] == "sip:192.0.2.50;lr"
+
+
+def test_event_id_is_echoed_in_the_notify(db):
+    p = proxy(db)
+    _, [notify] = subscribed(p, event="presence;id=7")
+    assert notify.header("Event") == "presence;id=7"
+
+
+def test_initial_subscribe_with_expires_0_is_a_fetch(db):
+    p = proxy(db)
+    publish_ok(p)
+    reply, [notify] = subscribed(p, expires=0)
+    assert reply.status == 200 and reply.header("Expires") == "0"
+    assert notify.header("Subscription-State") == "terminated;reason=timeout"
+    assert b"<basic>open</basic>" in notify.body  # the state is sent once (the status turns at the end)
+    assert mi(p, "subs_phtable_list") == []

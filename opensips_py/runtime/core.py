@@ -502,7 +502,7 @@ class ProxyCore:
             return True
         elif port in self._wildcard_ports and ip_literal(bare) is not None:
             return True
-        return any(check(bare, port, proto) for check in self.alias_functions)
+        return any(check(host.strip("[]"), port, proto) for check in self.alias_functions)
 
     # ---------------------------------------------------------------------------------- replies
     def reply_destination(self, msg: Request, rcv: ReceiveInfo, force_rport: bool = False,

@@ -374,15 +374,16 @@ class Module(ModuleBase):
             return 0
         if peer is None:
             return 0
+        # as SEND_REPLY_TO_PEER_OR_GOTO_DONE: when the peer has no such request open, nothing more is done
         if method == "BYE":
-            self._send_reply_to_peer(peer, msg, method, code)
-            self._delete_tuple(tup)
+            if self._send_reply_to_peer(peer, msg, method, code) == 0:
+                self._delete_tuple(tup)
             return 0
         if method in ("INVITE", "UPDATE"):
             if entity.state != ENT_CONFIRMED:
                 if code >= 300:
-                    self._send_reply_to_peer(peer, msg, method, code)
-                    self._mark_todel(tup)
+                    if self._send_reply_to_peer(peer, msg, method, code) == 0:
+                        self._mark_todel(tup)
                 elif code >= 200:
                     entity.in_sdp = body
                     peer.out_sdp = body
@@ -1009,20 +1010,36 @@ def _avp_headers(ctx: MsgContext, names: Any, values: Any) -> list[str]:
 
 
 def _hold_sdp(sdp: bytes) -> bytes:
-    """The SDP put on hold (sdp_get_hold_body()): a=sendonly on each stream; empty when already on hold."""
+    """sdp_get_hold_body(): every stream made `a=inactive` (its direction replaced, or the line added at the
+    end of the stream); empty when every stream is inactive already (nothing to change)."""
     if not sdp:
         return b""
     text = sdp.decode("utf-8", "surrogateescape")
-    if "a=sendonly" in text or "a=inactive" in text:
-        return b""
-    lines = text.replace("\r\n", "\n").split("\n")
-    out = []
-    for line in lines:
-        if line in ("a=sendrecv", "a=recvonly"):
-            continue
-        out.append(line)
+    eol = "\r\n" if "\r\n" in text else "\n"
+    lines = text.split(eol)
+    if lines and lines[-1] == "":
+        lines.pop()
+    first_m = next((i for i, line in enumerate(lines) if line.startswith("m=")), len(lines))
+    out = lines[:first_m]
+    streams: list[list[str]] = []
+    for line in lines[first_m:]:
         if line.startswith("m="):
-            out.append("a=sendonly")
-    while out and out[-1] == "":
-        out.pop()
-    return ("\r\n".join(out) + "\r\n").encode("utf-8", "surrogateescape")
+            streams.append([line])
+        else:
+            streams[-1].append(line)
+    active = 0
+    for stream in streams:
+        modes = [i for i, line in enumerate(stream) if line in ("a=sendrecv", "a=sendonly", "a=recvonly",
+                                                                "a=inactive")]
+        if modes and stream[modes[0]] == "a=inactive":
+            out.extend(stream)
+            continue
+        active += 1
+        if modes:
+            stream[modes[0]] = "a=inactive"
+        else:
+            stream.append("a=inactive")
+        out.extend(stream)
+    if not active:
+        return b""
+    return (eol.join(out) + eol).encode("utf-8", "surrogateescape")

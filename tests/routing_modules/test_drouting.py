@@ -162,7 +162,8 @@ def test_gateway_checks_by_source_destination_and_uri(tmp_path):
         dr_carriers=[{"carrierid": "crx", "gwlist": "uac", "attrs": "cx"}])
     p = proxy(db, """
 route {
-    if (is_from_gw(3, "spic", $var(ga), $var(ca))) xlog("from uac: $rU $var(ga) $var(ca) $avp(___dr_gw_id__) $avp(cid)\\n");
+    if (is_from_gw(3, "spic", $var(ga), $var(ca)))
+        xlog("from uac: $rU $var(ga) $var(ca) $avp(___dr_gw_id__) $avp(cid)\\n");
     if (!is_from_gw(4)) xlog("not 5080\\n");
     if (is_from_gw(4, "n")) xlog("4 ignoring the port\\n");
     if (!is_from_gw(3, "r", , , )) xlog("udp is not tcp\\n");

@@ -92,7 +92,9 @@ EXPORTS = ModuleExports(
 # INVITE is not written at once: the record is written when the dialog ends (the final reply of its BYE),
 # with the call's start time, duration, ms_duration, setuptime and created.
 # Backends here: "log" (the proxy's log, OpenSIPS's line format) and "db" (any db_url); aaa/evi are refused
-# at call time (not implemented).
+# at call time (not implemented). extra_fields: the $acc_extra(tag) values of the context, written after the
+# core values to the log (";name=value") and to db columns (acc_extra.c, acc_vars.c); leg_fields are not
+# implemented.
 
 import time as _time  # noqa: E402
 from dataclasses import dataclass as _dataclass, field as _field  # noqa: E402
@@ -116,6 +118,25 @@ def _split(text: str | None, allowed: tuple[str, ...], what: str) -> set[str]:
     return items
 
 
+def parse_extra_fields(settings: list) -> dict[str, list[tuple[str, str]]]:
+    """extra_fields settings ("db: fU -> src_user; attr") -> {backend: [(tag, column or log name)]}."""
+    backends: dict[str, list[tuple[str, str]]] = {}
+    for setting in settings:
+        backend, sep, items = str(setting).partition(":")
+        backend = backend.strip().lower()
+        if not sep or backend not in ("log", "db", "aaa", "evi"):
+            raise ModuleInitError(f"acc: extra_fields {setting!r}: expected 'log|db|aaa|evi: tag[->name]; …'")
+        for item in items.split(";"):
+            tag, arrow, name = item.partition("->")
+            tag, name = tag.strip(), name.strip()
+            if not tag or (arrow and not name):
+                if item.strip():
+                    raise ModuleInitError(f"acc: extra_fields {setting!r}: bad item {item.strip()!r}")
+                continue
+            backends.setdefault(backend, []).append((tag, name or tag))
+    return backends
+
+
 def _datetime(timestamp: float) -> str:
     """A DATETIME column value as OpenSIPS's db drivers write it (local time)."""
     return _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(timestamp))
@@ -132,6 +153,7 @@ class AccContext:
     created_clock: float = 0.0    # the same moment on the proxy's clock (durations)
     missed_done: bool = False
     registered: bool = False
+    extra: dict[str, str] = _field(default_factory=dict)  # $acc_extra(tag) values set so far
 
 
 @_dataclass
@@ -168,6 +190,8 @@ class Module(ModuleBase):
             except (DatabaseError, ValueError) as exc:
                 raise ModuleInitError(f"acc: {exc}") from exc
         self.cdr_enabled = False
+        self.extra_fields = parse_extra_fields(self.param_values("extra_fields"))
+        self.extra_tags = {tag for fields in self.extra_fields.values() for tag, _ in fields}
         self.calls: dict[_Any, CallRecord] = {}  # dialog -> its answered call (cdr)
         self._hooked = False
 
@@ -211,9 +235,7 @@ class Module(ModuleBase):
                          "accounting will be done for this transaction!")
             return 1
         self._hook()
-        context: AccContext | None = ctx.module_state.get("acc")
-        if context is None:
-            context = ctx.module_state["acc"] = AccContext()
+        context = self._context(ctx)
         first_cdr = "cdr" in extra and "cdr" not in context.flags
         context.types |= kinds
         context.flags |= extra
@@ -233,6 +255,42 @@ class Module(ModuleBase):
             if t is not None:
                 self._watch(t, context)
         return 1
+
+    @staticmethod
+    def _context(ctx) -> AccContext:
+        """The request's accounting context, made at first use (do_accounting or $acc_extra, as
+        init_acc_ctx in OpenSIPS)."""
+        context: AccContext | None = ctx.module_state.get("acc")
+        if context is None:
+            context = ctx.module_state["acc"] = AccContext()
+        return context
+
+    def pvars(self) -> dict:
+        from opensips_py.script.pvars import Handler
+
+        def get_extra(ctx, tag, index):
+            if tag not in self.extra_tags:
+                self._log(-1, f"$acc_extra({tag}): tag not declared in extra_fields")
+                return None
+            return self._context(ctx).extra.get(tag)
+
+        def set_extra(ctx, tag, index, value, op):
+            if tag not in self.extra_tags:
+                self._log(-1, f"$acc_extra({tag}): tag not declared in extra_fields")
+                return
+            extra = self._context(ctx).extra
+            if value is None:
+                extra.pop(tag, None)
+            else:
+                extra[tag] = str(value)
+
+        return {"acc_extra": Handler("acc_extra", get_extra, set_extra)}
+
+    def _extra_pairs(self, backend: str, context: AccContext | None) -> list[tuple[str, str | None]]:
+        """The extra_fields of a backend with the context's values (None for a value never set)."""
+        if context is None:
+            return []
+        return [(name, context.extra.get(tag)) for tag, name in self.extra_fields.get(backend, ())]
 
     def drop_accounting(self, ctx, types: str | None = None, flags: str | None = None) -> int:
         context: AccContext | None = ctx.module_state.get("acc")
@@ -265,7 +323,8 @@ class Module(ModuleBase):
             self._log(-1, "acc_db_request(): no db_url")
             return -1
         code, reason = self._comment(comment)
-        return 1 if self._write_db(table, self._core_values(ctx.msg, None, code, reason), None) else -1
+        context = ctx.module_state.get("acc")
+        return 1 if self._write_db(table, self._core_values(ctx.msg, None, code, reason), context) else -1
 
     @staticmethod
     def _comment(comment: str) -> tuple[str, str]:
@@ -340,10 +399,12 @@ class Module(ModuleBase):
             if "log" in record.context.types:
                 text = (f"{ENDED}created={int(record.context.created)};call_start_time={int(record.start)};"
                         f"duration={duration};ms_duration={ms_duration};setuptime={setuptime}"
-                        + "".join(f";{k}={v}" for k, v in self._log_pairs(record.core)))
+                        + "".join(f";{k}={v}" for k, v in self._log_pairs(record.core))
+                        + "".join(f";{k}={v or ''}" for k, v in self._extra_pairs("log", record.context)))
                 self._log(self.log_level, text)
             if "db" in record.context.types:
                 row = self._db_row(record.core, record.start)
+                row.update(self._extra_pairs("db", record.context))
                 row.update({"duration": duration, "ms_duration": ms_duration, "setuptime": setuptime,
                             "created": _datetime(record.context.created) if record.context.created else None})
                 self._insert(record.context.table or self.table_acc, row)
@@ -390,7 +451,8 @@ class Module(ModuleBase):
         if context is not None:
             created = int(context.created)
             head += f";created={created};setuptime={now - created}"
-        self._log(self.log_level, head + "".join(f";{k}={v}" for k, v in self._log_pairs(values)))
+        self._log(self.log_level, head + "".join(f";{k}={v}" for k, v in self._log_pairs(values))
+                  + "".join(f";{k}={v or ''}" for k, v in self._extra_pairs("log", context)))
 
     def _db_row(self, values: dict[str, str], when: float) -> dict[str, _Any]:
         row = {self.columns[k]: v for k, v in values.items()}
@@ -401,6 +463,7 @@ class Module(ModuleBase):
                   missed: bool = False) -> bool:
         now = _time.time()
         row = self._db_row(values, now)
+        row.update(self._extra_pairs("db", context))
         if self.cdr_enabled and context is not None:
             created = context.created
             row["setuptime"] = int(now - created) if created else 0

@@ -1,6 +1,7 @@
 """acc on the virtual network, with tm and dialog: do_accounting() to a SQLite database (the acc and
 missed_calls tables of SIPssert's accounting/ scenarios) and to the log, answered and failed transactions,
-missed calls (once), CDRs written at the BYE with duration and setup time, drop_accounting, bad arguments."""
+missed calls (once), CDRs written at the BYE with duration and setup time, drop_accounting, bad arguments,
+extra_fields with $acc_extra (SIPssert stir-shaken/27-29)."""
 from __future__ import annotations
 
 import sqlite3
@@ -104,3 +105,51 @@ def test_drop_accounting_disarms_and_bad_types_are_errors(db):
     call.establish()
     assert any("aaa accounting is not supported" in line for line in acc_log(call))
     assert any(line.endswith("refused") for line in call.proxy.logs)
+
+
+# ------------------------------------------------------------------------------------------------ extra_fields
+
+EXTRA_SQL = "ALTER TABLE acc ADD COLUMN src_user TEXT DEFAULT NULL; ALTER TABLE acc ADD COLUMN attr TEXT DEFAULT NULL;"
+
+
+def extra_proxy(db, initial: str, in_dialog: str = ""):
+    con = sqlite3.connect(db)
+    con.executescript(EXTRA_SQL)
+    con.close()
+    head = DIALOG_HEAD + 'loadmodule "db_sqlite.so"\nloadmodule "acc.so"\n' + \
+        f'modparam("acc", "db_url", "sqlite://{db}")\n' + \
+        'modparam("acc", "extra_fields", "db: fU -> src_user; attr")\n' + \
+        'modparam("acc", "extra_fields", "log: fU -> user; attr -> attribute")\n'
+    return proxy(initial=initial, head=head, in_dialog=in_dialog)
+
+
+def test_acc_extra_values_go_to_their_db_columns_and_log_names(db):
+    call = Call(extra_proxy(db, '\t$acc_extra(fU) = $fU;\n\tdo_accounting("db|log");\n'
+                                '\t$acc_extra(attr) = "x" + $acc_extra(fU);'))
+    call.establish()
+    assert rows(db, "acc", "sip_code, src_user, attr") == [("200", "alice", "xalice")]
+    assert acc_log(call)[0].endswith(";code=200;reason=OK;user=alice;attribute=xalice")
+
+
+def test_acc_extra_set_after_do_accounting_reach_the_cdr_and_unset_ones_are_null(db):
+    call = Call(extra_proxy(db, '\tdo_accounting("db", "cdr");\n\t$acc_extra(attr) = "set later";'))
+    call.establish()
+    call.in_dialog("BYE")
+    assert rows(db, "acc", "method, src_user, attr") == [("INVITE", None, "set later")]
+
+
+def test_acc_db_request_writes_the_context_extras(db):
+    p = extra_proxy(db, '\t$acc_extra(fU) = $fU;\n\tacc_db_request("403 Stale Date", "acc");\n'
+                        '\tacc_log_request("403 Stale Date");\n\tsend_reply(403, "Stale Date");\n\texit;')
+    call = Call(p)
+    assert 403 in statuses(call.invite(), CALLER)
+    assert rows(db, "acc", "method, sip_code, sip_reason, src_user, attr") == [
+        ("INVITE", "403", "Stale Date", "alice", None)]
+    assert acc_log(call)[0].endswith(";code=403;reason=Stale Date;user=alice;attribute=")
+
+
+def test_a_malformed_extra_fields_setting_refuses_to_start(db):
+    from opensips_py.runtime.core import StartupFailure
+    head = DIALOG_HEAD + 'loadmodule "acc.so"\nmodparam("acc", "extra_fields", "fU -> src_user")\n'
+    with pytest.raises(StartupFailure):
+        proxy(head=head)

@@ -399,3 +399,4 @@ def test_initial_subscribe_with_expires_0_is_a_fetch(db):
     assert notify.header("Subscription-State") == "terminated;reason=timeout"
     assert b"<basic>open</basic>" in notify.body  # the state is sent once (the status turns at the end)
     assert mi(p, "subs_phtable_list") == []
+

@@ -197,12 +197,11 @@ class RoutingData:
         if not number:
             return None, 0, start
         depth = 0
-        while True:
+        for depth in range(len(number)):  # down: stop at the last digit or where the tree ends
             if number[depth] not in self.prefix_chars:
                 return None, 0, start
             if depth == len(number) - 1 or number[:depth + 1] not in self.inner:
                 break
-            depth += 1
         index = start
         for end in range(depth + 1, 0, -1):
             groups = self.nodes.get(number[:end])

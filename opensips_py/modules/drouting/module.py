@@ -29,6 +29,7 @@ F_FALLBACK, F_STRICT, F_CHECK, F_INTERNAL = 1 << 1, 1 << 2, 1 << 3, 1 << 30
 TABLE_VERSIONS = {"drd": 6, "drr": 4, "drg": 2, "drc": 3}
 PARTITIONS_TABLE_VERSION = 1
 WILDCARD = object()  # the "*" partition
+_MAX_SEARCHES = 100_000  # a bound for the rule and gateway walks (each round makes progress)
 
 
 def routing_flags(text: str | None) -> int:
@@ -423,7 +424,7 @@ class Module(ModuleBase):
         wl_dests: list[Destination] | None = None
         first_gw_attrs: str | None = None
         first_cr_attrs: str | None = None
-        while True:  # search_again
+        for _ in range(_MAX_SEARCHES):  # search_again; each round moves to a later rule or a shorter prefix
             if rule is not None:
                 username = username[:prefix_len - (0 if rule_idx else 1)]
                 if not username and rule_idx <= 0:
@@ -493,6 +494,8 @@ class Module(ModuleBase):
             if carrier_attrs is not None:
                 carrier_attrs.set(ctx, first_cr_attrs or "")
             break
+        else:
+            return -1
         # no_gws:
         if avps.get("rule_prefix"):
             self._stack(ctx, avps["rule_prefix"]).insert(0, username[:prefix_len])
@@ -547,7 +550,7 @@ class Module(ModuleBase):
             self._log(-1, "Partition is mandatory for use_next_gw.")
             return -1
         avps = part.avps
-        while True:
+        for _ in range(_MAX_SEARCHES):  # each round drops one queued gateway
             if rule_attrs is not None:
                 stack = ctx.avps.get(avps["rule_attrs"]) or []
                 if stack:
@@ -588,6 +591,8 @@ class Module(ModuleBase):
             if gw is not None and not gw.disabled:
                 break
             ruris.pop(0)
+        else:
+            return -1
         ctx.new_uri = ruri
         if sock_text:
             from opensips_py.script.pv_core import find_socket

@@ -408,6 +408,8 @@ class TransactionLayer:
             elif not to_tag:
                 to_tag = t.local_to_tag or self.to_tag(request)
                 t.local_to_tag = to_tag
+            else:  # update_local_tags(): the ACK of this reply is matched by the tag given
+                t.local_to_tag = to_tag
         cancel = self.which_cancel(t) if t.is_invite and code >= 200 else []
         core_state = (ctx.module_state.get("core") if ctx is not None else None) or t.data.get("_core_state") or {}
         try:

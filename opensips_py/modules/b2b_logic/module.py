@@ -34,6 +34,7 @@ PASSED_HEADERS = ("supported", "allow", "proxy-require", "session-expires", "min
 BRIDGE_FLAGS = ("notify", "rollback-failed", "hold", "no-late-sdp", "propagate-avps", "provmedia-extra-headers",
                 "late_bye")
 TODEL_LIFETIME = 30.0
+BRIDGE_RETRY_TIMEOUT = 2.1  # B2BL_BRIDGE_RETRY_TIMEOUT
 
 
 class Module(ModuleBase):
@@ -362,6 +363,8 @@ class Module(ModuleBase):
                     self._end_dialog(tup, tup.bridge_initiator)
                     tup.bridge_initiator = None
             if code >= 300:
+                if "no-late-sdp" in tup.bridge_flags and code == 491 and self._bridge_491(tup):
+                    return 0
                 entity.rejected = True
                 if self._bridge_negreply(tup, entity) == 1:
                     return 0
@@ -396,6 +399,7 @@ class Module(ModuleBase):
                 if 200 <= code < 300:
                     entity.in_sdp = body
                     peer.out_sdp = body
+                    tup.bridge_flags.discard("pending-sdp")
                 self._send_reply_to_peer(peer, msg, method, code)
             return 0
         self._send_reply_to_peer(peer, msg, method, code)
@@ -784,6 +788,29 @@ class Module(ModuleBase):
         tup.bridge_entities[2] = None
         final.peer, b0.peer = b0, final
         return 0
+
+    def _bridge_491(self, tup: Tuple) -> bool:
+        """A 491 from the new entity while renewing its SDP: it is very likely re-INVITing itself to lock the
+        codecs, so the old entity gets its ACK (with the new one's SDP) and the renegotiation is tried again
+        2.1 s later unless an SDP exchange completes meanwhile (b2bl_push_bridge_retry())."""
+        b0, b1 = tup.bridge_entities[0], tup.bridge_entities[1]
+        if b0 is None or b1 is None or b0.dlg is None:
+            return False
+        self._ack(b0, b1.in_sdp)
+        tup.bridge_flags.add("pending-sdp")
+        tup.state = BRIDGED_STATE
+
+        def retry(now: float) -> None:
+            if self.tuples.get(tup.key) is not tup or "pending-sdp" not in tup.bridge_flags:
+                return
+            b0, b1 = tup.bridge_entities[0], tup.bridge_entities[1]
+            if b0 is None or b1 is None or b0.dlg is None:
+                return
+            b1.state = ENT_CONFIRMED
+            self._start_old(tup, b0, None)
+            tup.state = BRIDGING_STATE
+        self.core.add_timer(self.core.now + BRIDGE_RETRY_TIMEOUT, retry)
+        return True
 
     def _bridge_negreply(self, tup: Tuple, entity: Entity) -> int:
         """process_bridge_negreply() + process_bridge_dialog_end(): 1 keeps the session."""

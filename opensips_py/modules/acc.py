@@ -183,7 +183,7 @@ class Module(ModuleBase):
         self.columns = {key: str(self.param(f"acc_{key}_column")) for key in
                         ("method", "from_tag", "to_tag", "callid", "sip_code", "sip_reason", "time")}
         self.db = None
-        url = self.param("db_url")
+        url = self.db_url()
         if url:
             try:
                 self.db = open_database(self.core, str(url), "acc")

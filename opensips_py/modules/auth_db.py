@@ -104,7 +104,7 @@ class Module(ModuleBase):
         self.auth = modules.get("auth")
         if self.auth is None or not hasattr(self.auth, "pre_auth"):
             raise ModuleInitError("auth_db: unable to find bind_auth function. Check if you load the auth module.")
-        url = self.param("db_url")
+        url = self.db_url()
         if not url:
             raise ModuleInitError("auth_db: db_url is not set")
         try:

@@ -68,6 +68,15 @@ class ModuleBase:
                                       f"{value!r}") from exc
         return int(value or 0)
 
+    def db_url(self, name: str = "db_url") -> str | None:
+        """A database URL parameter, or the core's db_default_url when the config leaves it unset: OpenSIPS
+        modules fill their URL that way at start-up (init_db_url), so one global line serves them all."""
+        value = self.param(name)
+        if value:
+            return str(value)
+        settings = getattr(self.core, "settings", None)
+        return getattr(settings, "db_default_url", None) or None
+
     def param_values(self, name: str) -> list["Value"]:
         """Every setting of a repeatable parameter, in order."""
         return list(self.params.get(name, []))

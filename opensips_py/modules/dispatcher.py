@@ -265,7 +265,7 @@ class Module(ModuleBase):
         if self.param_values("partition"):
             raise ModuleInitError("dispatcher: partitions other than the default are not supported by "
                                   "opensips-py yet")
-        url = self.param("db_url") or getattr(getattr(self.core, "settings", None), "db_default_url", None)
+        url = self.db_url()
         if not url:
             raise ModuleInitError("dispatcher: no db_url for the default partition")
         self.url, self.table = str(url), str(self.param("table_name"))

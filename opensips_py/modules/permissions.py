@@ -203,7 +203,7 @@ class Module(ModuleBase):
         self.columns = {key: str(self.param(f"{key}_col")) for key in
                         ("grp", "ip", "mask", "port", "proto", "pattern", "info")}
         self.sources: dict[str, tuple[str, str]] = {}  # partition -> (db_url, table)
-        url = self.param("db_url") or getattr(getattr(self.core, "settings", None), "db_default_url", None)
+        url = self.db_url()
         if url:
             self.sources["default"] = (str(url), str(self.param("address_table")))
         for text in self.param_values("partition"):

@@ -343,7 +343,7 @@ class Module(ModuleBase):
         self.db = None
         self._columns = {key: str(self.param(f"{key}_column")) for key in COLUMNS}
         if self.uses_db:
-            url = self.param("db_url")
+            url = self.db_url()
             if not url:
                 raise ModuleInitError("usrloc: this working mode needs db_url")
             try:

@@ -31,7 +31,7 @@ class Module(ModuleBase):
     def init(self) -> None:
         from opensips_py.db import DatabaseError, open_database
         from opensips_py.modules.presence import tables  # noqa: F401  (the xcap table schema)
-        url = self.param("db_url") or getattr(getattr(self.core, "settings", None), "db_default_url", None)
+        url = self.db_url()
         self.table = str(self.param("xcap_table"))
         self.db = None
         if not url:

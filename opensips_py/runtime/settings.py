@@ -64,6 +64,7 @@ class CoreSettings:
     disable_stateless_fwd: bool = False
     server_signature: bool = True
     server_header: str | None = None
+    db_default_url: str | None = None  # the db_url of every module that leaves its own unset (init_db_url)
     notes: list[str] = field(default_factory=list)  # start-up remarks for the log (workers, defaults)
 
 
@@ -267,6 +268,8 @@ def read_settings(config: ast.Config, extra_sockets: Iterable[str] = ()) -> Core
             settings.server_signature = bool(_int(stmt))
         elif name == "server_header":
             settings.server_header = str(_value(stmt))
+        elif name == "db_default_url":
+            settings.db_default_url = str(_value(stmt))
     for text in extra_sockets:
         settings.sockets.extend(sockets_from_text(text, ports))
     if not settings.sockets:

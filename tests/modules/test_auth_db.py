@@ -381,6 +381,12 @@ def test_auth_db_without_db_url_refuses_to_start():
         auth_proxy(REGISTRAR)
 
 
+def test_auth_db_without_db_url_uses_the_core_db_default_url(db):
+    proxy = auth_proxy(f'db_default_url = "sqlite://{db}"\n' + REGISTRAR)
+    assert Phone(proxy).authorized().status == 200
+    assert Phone(proxy, password="wrong").authorized().status == 401
+
+
 # ------------------------------------------------------------------------------------------------ uri table checks
 
 URI_TABLE = """

@@ -143,7 +143,7 @@ class Module(ModuleBase):
     def _open_database(self) -> None:
         from opensips_py.db import DatabaseError, open_database
         from opensips_py.modules.dialog.storage import COLUMN_PARAMS, DialogStore
-        url = self.param("db_url")
+        url = self.db_url()
         if not url:
             raise ModuleInitError("dialog: db_mode needs db_url")
         try:

@@ -107,7 +107,7 @@ class Module(ModuleBase):
         self.watchers_table = _text(self.param("watchers_table"))
         self.notifies_sent = 0
         self.db = None
-        url = self.param("db_url") or getattr(getattr(self.core, "settings", None), "db_default_url", None)
+        url = self.db_url()
         self.library_mode = not url
         if self.library_mode:  # OpenSIPS: "presence module used for library purpose only"
             return

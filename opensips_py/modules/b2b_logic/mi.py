@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from opensips_py.mi.errors import MIError
+from opensips_py.mi.params import get_int, get_str, recipes
 from opensips_py.modules.b2b_entities.dialog import SERVER
+from opensips_py.sip import URI, SIPParseError
 
 
 def _entity_json(entity: Any) -> dict:
@@ -37,4 +40,38 @@ def mi_commands(module: Any) -> dict[str, Callable]:
             tuples.append(item)
         return {"Tuples": tuples}
 
-    return {"b2b_list": b2b_list, "b2b_logic:list": b2b_list}
+    @recipes(("dialog_id", "new_uri"), ("dialog_id", "new_uri", "flag"), ("dialog_id", "new_uri", "prov_media_uri"),
+             ("dialog_id", "new_uri", "flag", "prov_media_uri"))
+    def b2b_bridge(params: dict) -> str:
+        """mi_b2b_bridge(): the entity `flag` (0 the first, 1 the second) is bridged to new_uri; the other
+        one gets a BYE."""
+        new_uri = get_str(params, "new_uri")
+        _check_uri(new_uri, "Invalid uri for the new destination")
+        entity_no = get_int(params, "flag") if "flag" in params else 0
+        if entity_no not in (0, 1):
+            raise MIError(404, "Invalid 'flag' parameter")
+        prov = get_str(params, "prov_media_uri") if "prov_media_uri" in params else None
+        if prov is not None:
+            _check_uri(prov, "Bad 'prov_media_uri' parameter")
+        if module.mi_bridge(get_str(params, "dialog_id"), new_uri, entity_no, prov) < 0:
+            raise MIError(500, "Internal error")
+        return "OK"
+
+    @recipes(("key",))
+    def b2b_terminate_call(params: dict) -> str:
+        if module.terminate_call(get_str(params, "key")) < 0:
+            raise MIError(500, "Internal error")
+        return "OK"
+
+    return {"b2b_list": b2b_list, "b2b_logic:list": b2b_list, "b2b_bridge": b2b_bridge,
+            "b2b_logic:bridge": b2b_bridge, "b2b_terminate_call": b2b_terminate_call,
+            "b2b_logic:terminate_call": b2b_terminate_call}
+
+
+def _check_uri(text: str, message: str) -> None:
+    try:
+        uri = URI(text)
+    except SIPParseError as exc:
+        raise MIError(404, message) from exc
+    if not uri.is_sip:
+        raise MIError(404, message)

@@ -416,7 +416,7 @@ class Module(ModuleBase):
             self._delete_tuple(tup)
 
     def _delete_tuple(self, tup: Tuple) -> None:
-        for entity in tup.entities():
+        for entity in tup.entities() + tup.dropped:
             if entity.dlg is not None:
                 self.ent.entity_delete(entity.dlg)
         tup.servers.clear()
@@ -931,6 +931,74 @@ class Module(ModuleBase):
         tup.state = BRIDGING_STATE
         self._state(ctx).pop("new", None)
         return 1
+
+    # ================================================================================== MI actions
+    def find_tuple(self, key: str) -> Tuple | None:
+        """A session by its b2b_logic key, or by "callid;from-tag;to-tag" of one of its entities."""
+        tup = self.tuples.get(key)
+        if tup is not None or ";" not in key:
+            return tup
+        callid, _, tags = key.partition(";")
+        ftag, _, ttag = tags.partition(";")
+        for tup in self.tuples.values():
+            for entity in tup.entities():
+                dlg = entity.dlg
+                if dlg is not None and dlg.call_id == callid and {ftag, ttag} == {dlg.local_tag, dlg.remote_tag}:
+                    return tup
+        return None
+
+    def mi_bridge(self, key: str, new_uri: str, entity_no: int, prov_media: str | None) -> int:
+        """mi_b2b_bridge()."""
+        tup = self.find_tuple(key)
+        if tup is None:
+            self._log_error(f"no session {key}")
+            return -1
+        bridging = tup.bridge_entities[entity_no]
+        old = tup.bridge_entities[1 - entity_no]
+        if bridging is None or bridging.disconnected or old is None:
+            self._log_error("cannot bridge the requested entity")
+            self._mark_todel(tup)
+            return -1
+        if bridging.state != ENT_CONFIRMED:
+            self._log_error(f"wrong state for entity {bridging.key}")
+            self._mark_todel(tup)
+            return -1
+        if old.disconnected:
+            if old.dlg is not None:
+                self.ent.send_reply(old.dlg, "BYE", 200, "OK")
+        else:
+            old.disconnected = True
+            if old.dlg is not None:
+                self.ent.send_request(old.dlg, "BYE")
+        if old.peer is not None and old.peer.peer is old:
+            old.peer.peer = None
+        old.peer = None
+        tup.remove(old)
+        if old.dlg is not None:
+            tup.dropped.append(old)
+        tup.bridge_entities[0] = bridging
+        new = self._placeholder(None, new_uri)
+        if prov_media:
+            tup.bridge_entities[1] = self._placeholder(None, prov_media)
+            tup.bridge_entities[2] = new
+            bridging.state = ENT_NEW
+            bridging.sdp_type = SDP_LATE
+            self.ent.send_request(bridging.dlg, "INVITE")
+        elif self._start_new(tup, bridging, new, None) is None:
+            self._mark_todel(tup)
+            return -1
+        tup.state = BRIDGING_STATE
+        return 0
+
+    def terminate_call(self, key: str) -> int:
+        """b2bl_terminate_call(): BYE (or CANCEL) to every entity, the session deleted later."""
+        tup = self.find_tuple(key)
+        if tup is None:
+            return -1
+        for entity in tup.entities():
+            self._end_dialog(tup, entity)
+        self._mark_todel(tup)
+        return 0
 
     # ================================================================================== PVs
     def _tuple_of(self, ctx: MsgContext) -> Tuple | None:

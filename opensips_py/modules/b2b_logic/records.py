@@ -92,6 +92,7 @@ class Tuple:
     lifetime: float = 0.0
     local_contact: str = ""
     late_bye_entity: Entity | None = None
+    dropped: list[Entity] = field(default_factory=list)  # unlinked entities whose BYE is still going on
 
     @property
     def key(self) -> str:

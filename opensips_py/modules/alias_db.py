@@ -61,7 +61,7 @@ class Module(ModuleBase):
     exports = EXPORTS
 
     def init(self) -> None:
-        url = self.param("db_url") or getattr(getattr(self.core, "settings", None), "db_default_url", None)
+        url = self.db_url()
         if not url:
             raise ModuleInitError("alias_db: no db_url")
         try:

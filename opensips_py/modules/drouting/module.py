@@ -159,7 +159,7 @@ class Module(ModuleBase):
     def _configure_partitions(self) -> None:
         tables = {key: str(self.param(f"{key}_table")) for key in ("drd", "drr", "drg", "drc")}
         if not self.use_partitions:
-            url = self.param("db_url") or getattr(getattr(self.core, "settings", None), "db_default_url", None)
+            url = self.db_url()
             if not url:
                 raise ValueError("no db_url")
             avps = self._avp_defaults("Default")
@@ -170,8 +170,7 @@ class Module(ModuleBase):
                     avps[key] = avp_name(str(self.param(param)))
             self._add_partition(Partition("Default", str(url), tables, avps))
             return
-        url = self.param("db_partitions_url") or getattr(getattr(self.core, "settings", None), "db_default_url",
-                                                        None)
+        url = self.db_url("db_partitions_url")
         if not url:
             raise ValueError("use_partitions needs db_partitions_url")
         pvar = self.param("partition_id_pvar")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from opensips_py.mi.errors import MIError
-from opensips_py.mi.params import get_int, get_str, recipes
+from opensips_py.mi.params import get_int, get_str, get_str_array, recipes
 from opensips_py.modules.b2b_entities.dialog import SERVER
 from opensips_py.sip import URI, SIPParseError
 
@@ -57,6 +57,28 @@ def mi_commands(module: Any) -> dict[str, Callable]:
             raise MIError(500, "Internal error")
         return "OK"
 
+    @recipes(("scenario_id", "entity1", "entity2"), ("scenario_id", "entity1", "entity2", "context"))
+    def b2b_trigger_scenario(params: dict) -> str:
+        """mi_trigger_scenario(): entities as "id,uri[,from display name]", context as ["key=value", …]."""
+        entities = []
+        for n in (1, 2):
+            parts = [p.strip() for p in get_str(params, f"entity{n}").split(",")]
+            if not parts[0]:
+                raise MIError(400, f"Missing ID for entity{n}")
+            if len(parts) < 2 or not parts[1]:
+                raise MIError(400, f"Missing destination URI for entity{n}")
+            entities.append((parts[0], parts[1], parts[2] if len(parts) > 2 and parts[2] else None))
+        values = {}
+        if "context" in params:
+            for item in get_str_array(params, "context"):
+                key, sep, value = item.partition("=")
+                if not sep:
+                    raise MIError(400, "Bad format for context value")
+                values[key] = value
+        if module.trigger_scenario(get_str(params, "scenario_id"), entities[0], entities[1], values) is None:
+            raise MIError(500, "Failed to initialize scenario")
+        return "OK"
+
     @recipes(("key",))
     def b2b_terminate_call(params: dict) -> str:
         if module.terminate_call(get_str(params, "key")) < 0:
@@ -65,7 +87,8 @@ def mi_commands(module: Any) -> dict[str, Callable]:
 
     return {"b2b_list": b2b_list, "b2b_logic:list": b2b_list, "b2b_bridge": b2b_bridge,
             "b2b_logic:bridge": b2b_bridge, "b2b_terminate_call": b2b_terminate_call,
-            "b2b_logic:terminate_call": b2b_terminate_call}
+            "b2b_logic:terminate_call": b2b_terminate_call, "b2b_trigger_scenario": b2b_trigger_scenario,
+            "b2b_logic:trigger_scenario": b2b_trigger_scenario}
 
 
 def _check_uri(text: str, message: str) -> None:

@@ -170,8 +170,12 @@ class Module(ModuleBase):
     def _client_entity(self, ctx: MsgContext | None, tup: Tuple, ent_id: str | None, *, req_uri: str, to_uri: str,
                        from_uri: str, body: bytes, content_type: str | None, cseq: int, dst_uri: str | None,
                        sock: Any, headers: list[str], adv_contact: str | None) -> Entity | None:
-        contact = adv_contact or (self._local_contact(sock, from_uri) if sock is not None or self.server_address
-                                  else tup.local_contact)
+        if adv_contact:
+            contact = adv_contact
+        elif sock is not None or self.server_address or not tup.local_contact:
+            contact = self._local_contact(sock if sock is not None else _first_socket(self.core), from_uri)
+        else:
+            contact = tup.local_contact
         info = ClientInfo(req_uri=req_uri, to_uri=to_uri, from_uri=from_uri, local_contact=contact, cseq=cseq,
                           body=body, content_type=content_type if body else None, extra_headers=headers,
                           dst_uri=dst_uri, socket=sock)
@@ -990,6 +994,23 @@ class Module(ModuleBase):
         tup.state = BRIDGING_STATE
         return 0
 
+    def trigger_scenario(self, scenario: str, first: tuple, second: tuple, values: dict[str, str]) -> Tuple | None:
+        """b2bl_init_extern(): a session that calls two new client entities: the first gets an INVITE
+        without SDP, its offer goes to the second, the answer back in the first one's ACK."""
+        tup = self._new_tuple(scenario, self.req_route, self.reply_route)
+        tup.vals.update(values)
+        p1 = self._placeholder(NewEntity(CLIENT, first[0], dest_uri=first[1], from_dname=first[2]))
+        p2 = self._placeholder(NewEntity(CLIENT, second[0], dest_uri=second[1], from_dname=second[2]))
+        entity = self._new_client(tup, p2, p1, None)
+        if entity is None:
+            self._delete_tuple(tup)
+            return None
+        entity.peer = p2
+        tup.bridge_entities[0], tup.bridge_entities[1] = entity, p2
+        tup.state = BRIDGING_STATE
+        tup.bridge_flags = {"no-old-ent"}
+        return tup
+
     def terminate_call(self, key: str) -> int:
         """b2bl_terminate_call(): BYE (or CANCEL) to every entity, the session deleted later."""
         tup = self.find_tuple(key)
@@ -1077,6 +1098,10 @@ class Module(ModuleBase):
 # ------------------------------------------------------------------------------------------------ helpers
 def _no_tag(raw: str) -> str:
     return re.sub(r";\s*tag\s*=\s*[^;>\s]*", "", raw).strip()
+
+
+def _first_socket(core: Any) -> Any:
+    return core.sockets[0] if getattr(core, "sockets", None) else None
 
 
 def _bridge_flags(text: str | None) -> set[str]:

@@ -102,7 +102,7 @@ EXPORTS = ModuleExports(
 # it (routes never interleave): get_*_lock()/release_*_lock() return 1 without waiting. sleep()/usleep()
 # block the process, as OpenSIPS's block the worker that runs them (here: the whole proxy); their async forms
 # (async(sleep(n), route), launch(usleep(n), route)) wait on a timer of the runtime's clock and leave the
-# proxy serving meanwhile. check_time_rec() is not implemented.
+# proxy serving meanwhile. check_time_rec() reads time recurrences as the core's time_rec.c (modules/_timerec.py).
 
 import hashlib as _hashlib  # noqa: E402
 import os as _os  # noqa: E402
@@ -112,6 +112,7 @@ from pathlib import Path as _Path  # noqa: E402
 
 from opensips_py.mi import MIError  # noqa: E402
 from opensips_py.mi.errors import invalid_params  # noqa: E402
+from opensips_py.modules._timerec import TimeRecError, parse_timerec_expr  # noqa: E402
 from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
 from opensips_py.script.async_engine import Pending  # noqa: E402
 from opensips_py.script.pvars import ALL, Handler  # noqa: E402
@@ -218,6 +219,22 @@ class Module(ModuleBase):
         return pending
 
     # ---------------------------------------------------------------------------------- locks
+    def check_time_rec(self, ctx, time_rec: str, timestamp: int | None = None) -> int:
+        """1 when the moment (`timestamp`, else now) falls in the recurrence expression, -1 when it does not,
+        -2 when the expression does not parse (_tmrec_expr_check_str)."""
+        try:
+            expr = parse_timerec_expr(time_rec)
+        except TimeRecError as exc:
+            ctx.log(-1, f"cfgutils: check_time_rec(): {exc}")
+            return -2
+        now = timestamp if timestamp is not None else self._wall_clock()
+        return 1 if expr.matches(int(now)) else -1
+
+    def _wall_clock(self) -> float:
+        """Epoch seconds: the runtime's clock when it is a wall clock (the virtual one may be), else the system's."""
+        now = float(getattr(self.core, "now", 0.0) or 0.0)
+        return now if now > 1e9 else _time.time()
+
     def get_static_lock(self, ctx, key: str) -> int:
         return 1
 

@@ -121,3 +121,19 @@ def test_bad_shvset_and_probability_refuse_to_start():
         run("", params='modparam("cfgutils", "shvset", "x=q:1")\n')
     with pytest.raises(StartupFailure):
         run("", params='modparam("cfgutils", "initial_probability", 150)\n')
+
+
+def test_check_time_rec_matches_recurrences_and_expressions_at_the_given_moment():
+    # 2024-03-04 (a Monday) 10:30 UTC; weekday office hours, weekends, and a combination with `!`
+    monday_1030 = 1709548200
+    sunday_1030 = monday_1030 - 86400
+    office = "UTC|20240101T090000|20240101T170000||weekly|||MO,TU,WE,TH,FR"
+    proxy = run(f'''
+    $var(rc) = check_time_rec("{office}", {monday_1030}); xlog("office monday $var(rc)\\n");
+    $var(rc) = check_time_rec("{office}", {sunday_1030}); xlog("office sunday $var(rc)\\n");
+    $var(rc) = check_time_rec("!{office}", {sunday_1030}); xlog("not office sunday $var(rc)\\n");
+    $var(rc) = check_time_rec("{office} & UTC|20240304T000000|20240305T000000", {monday_1030}); xlog("and $var(rc)\\n");
+    $var(rc) = check_time_rec("(nonsense", {monday_1030}); xlog("bad $var(rc)\\n");''')
+    lines = script_lines(proxy)
+    assert lines[:4] == ["office monday 1", "office sunday -1", "not office sunday 1", "and 1"]
+    assert "bad parentheses" in lines[4] and lines[5] == "bad -2"

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from opensips_py.modules.drouting.timerec import (
+from opensips_py.modules._timerec import (
     FREQ_WEEKLY, TimeRecError, parse_timerec, parse_timerec_expr,
 )
 

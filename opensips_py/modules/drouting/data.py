@@ -21,7 +21,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from opensips_py.modules.drouting.timerec import TimeRecError, TimeRecExpr, parse_timerec_expr
+from opensips_py.modules._timerec import TimeRecError, TimeRecExpr, parse_timerec_expr
 from opensips_py.sip import SIPParseError, URI
 
 # gateway flags (prefix_tree.h)

@@ -108,7 +108,7 @@ def test_auth_failures_return_opensips_codes(signer, call, rc):
 
 def test_auth_takes_numbers_from_pai_first_and_refuses_non_telephone_uris(signer):
     proxy = auth_proxy(signer, AUTH)
-    out = proxy.send(caller("P-Asserted-Identity: <tel:+441234567>"))
+    out = proxy.send(caller("P-Asserted-Identity: <tel:+441234567>, <sip:+1555@example.org>"))
     payload = parsed(out[0]).header("Identity").split(".")[1]
     assert b'"orig":{"tn":"441234567"}' in base64.urlsafe_b64decode(payload + "==")
     proxy = auth_proxy(signer, AUTH)

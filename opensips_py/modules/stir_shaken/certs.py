@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ObjectIdentifier
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
@@ -49,7 +50,6 @@ def load_certificates(text: str) -> list[x509.Certificate]:
 
 
 def load_private_key(text: str) -> ec.EllipticCurvePrivateKey:
-    from cryptography.hazmat.primitives import serialization
     try:
         key = serialization.load_pem_private_key(text.encode(), password=None)
     except (ValueError, TypeError) as exc:

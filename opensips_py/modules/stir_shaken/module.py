@@ -10,6 +10,8 @@ import re
 import time
 from typing import Any, Callable
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from opensips_py.modules.base import ModuleBase, ModuleInitError
 from opensips_py.modules.stir_shaken import EXPORTS
 from opensips_py.modules.stir_shaken.certs import (
@@ -20,7 +22,8 @@ from opensips_py.modules.stir_shaken.passport import (
     unsigned_passport,
 )
 from opensips_py.script.pvars import Handler
-from opensips_py.sip.headers import parse_name_addr
+from opensips_py.sip import SIPParseError
+from opensips_py.sip.headers import parse_name_addr_list
 from opensips_py.sip.uri import URI
 
 # The attestation levels stir_shaken_auth() takes (fixup_attest), case-insensitive
@@ -130,7 +133,7 @@ class Module(ModuleBase):
     def _tn_from_uri(self, uri_text: str) -> tuple[int, str]:
         try:
             uri = URI(uri_text)
-        except Exception:
+        except (SIPParseError, ValueError):
             return -1, ""
         if uri.scheme not in ("sip", "sips", "tel", "tels"):
             return -3, ""
@@ -146,8 +149,8 @@ class Module(ModuleBase):
         """get_orig_tn_from_msg(): the user of the first P-Asserted-Identity URI, else of the From URI."""
         pai = msg.header("P-Asserted-Identity")
         try:
-            body = parse_name_addr(pai, "P-Asserted-Identity") if pai is not None else msg.from_
-        except Exception:
+            body = parse_name_addr_list(pai, "P-Asserted-Identity")[0] if pai is not None else msg.from_
+        except (SIPParseError, IndexError):  # a malformed header, or an empty list
             return -1, ""
         if body is None:
             return -1, ""
@@ -157,7 +160,7 @@ class Module(ModuleBase):
         """get_dest_tn_from_msg(): the user of the To URI."""
         try:
             body = msg.to
-        except Exception:
+        except SIPParseError:
             return -1, ""
         if body is None:
             return -1, ""
@@ -366,7 +369,6 @@ class Module(ModuleBase):
         if len(parsed.signature) != RAW_SIGNATURE_LEN:
             return fail(-9, INVALID_IDENTITY_CODE, INVALID_IDENTITY_REASON + " (bad signature)")
         public_key = leaf.public_key()
-        from cryptography.hazmat.primitives.asymmetric import ec
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             return fail(-1, INTERNAL_ERROR, "Error while verifying signature")
         signing_input = unsigned_passport(iat, parsed.attest, parsed.x5u, orig_tn, dest_tn, parsed.origid)

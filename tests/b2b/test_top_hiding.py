@@ -1,0 +1,122 @@
+"""b2b_init_request("top hiding") on the virtual network: two dialogs joined by the B2BUA, each peer seeing
+only the B2BUA (its key as To-tag/Call-ID, its Contact, one Via), requests and replies passed across."""
+from __future__ import annotations
+
+from opensips_py.sip import parse_message
+from tests.b2b.support import ALICE, BOB, UA, b2b_proxy
+
+TOP_HIDING = """route {
+    if (has_totag()) { send_reply(481, "Call/Transaction Does Not Exist"); exit; }
+    if (!is_method("INVITE")) { send_reply(503, "Service Unavailable"); exit; }
+    b2b_init_request("top hiding");
+    exit;
+}
+"""
+
+
+def call(answer: int = 200):
+    proxy = b2b_proxy(TOP_HIDING)
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB, answer=answer).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    return proxy, alice, bob
+
+
+def test_the_callee_gets_a_new_dialog_keyed_by_the_b2b_call_id():
+    proxy, alice, bob = call()
+    invite = bob.requests("INVITE")[0]
+    assert invite.call_id.startswith("B2B.") and invite.call_id != alice.call_id
+    assert len(invite.via) == 1 and invite.via[0].host == "192.0.2.1"
+    assert invite.contacts[0].uri_text == "sip:192.0.2.1:5060"
+    assert invite.from_.tag != alice.local_tag
+    assert invite.ruri_text == "sip:bob@192.0.2.20:5060"
+    assert invite.cseq.number == 1 and invite.body == alice.body.replace("\n", "\r\n").encode()
+    assert invite.header("supported") == "timer"  # passed on like OpenSIPS's b2b_extra_headers()
+
+
+def test_the_caller_gets_the_callee_replies_with_the_key_as_to_tag_and_our_contact():
+    proxy, alice, bob = call()
+    ringing, ok = alice.replies(180)[0], alice.replies(200)[0]
+    assert ringing.to.tag == ok.to.tag and ok.to.tag.startswith("B2B.")
+    assert ok.contacts[0].uri_text == "sip:192.0.2.1:5060"
+    assert ok.body == bob.body.replace("\n", "\r\n").encode()
+    assert len(ok.via) == 1 and ok.via[0].host == "192.0.2.10"
+
+
+def test_the_ack_of_the_caller_reaches_the_callee_in_its_dialog():
+    proxy, alice, bob = call()
+    acks = bob.requests("ACK")
+    assert len(acks) == 1
+    ack = acks[0]
+    invite = bob.requests("INVITE")[0]
+    assert ack.call_id == invite.call_id and ack.cseq.number == 1
+    assert ack.to.tag == "bob-tag" and ack.from_.tag == invite.from_.tag
+    assert ack.ruri_text == bob.contact
+    proxy.net.advance(10)  # no 2xx retransmission once ACKed
+    assert len(alice.replies(200)) == 1
+
+
+def test_a_bye_is_passed_across_and_answered_with_the_peer_reply():
+    proxy, alice, bob = call()
+    bob.request("BYE")
+    bye = alice.requests("BYE")[0]
+    assert bye.from_.tag.startswith("B2B.") and bye.call_id == alice.call_id
+    assert bye.ruri_text == alice.contact and bye.contacts[0].uri_text == "sip:192.0.2.1:5060"
+    ok = bob.replies(200, "BYE")[0]
+    assert ok.contacts[0].uri_text == "sip:192.0.2.1:5060"
+    assert proxy.core.modules["b2b_logic"].tuples == {}
+    assert proxy.core.modules["b2b_entities"].servers == {} and proxy.core.modules["b2b_entities"].clients == {}
+
+
+def test_a_reinvite_is_passed_with_its_sdp_and_the_answer_comes_back():
+    proxy, alice, bob = call()
+    alice.request("INVITE", body=alice.body.replace("6000", "7000"))
+    reinvite = bob.requests("INVITE")[1]
+    assert b"m=audio 7000" in reinvite.body and reinvite.to.tag == "bob-tag"
+    assert alice.replies(200, "INVITE")[-1].body == bob.body.replace("\n", "\r\n").encode()
+    assert len(bob.requests("ACK")) == 2  # alice's ACK of the re-INVITE went across
+
+
+def test_a_rejected_call_is_relayed_and_the_ack_of_it_stays_here():
+    proxy, alice, bob = call(answer=486)
+    busy = alice.replies(486)[0]
+    assert busy.to.tag.startswith("B2B.")
+    assert len(bob.requests("ACK")) == 1  # tm's ACK of bob's 486, nothing else
+    alice_ack = alice._ack(1)
+    raw = alice_ack.replace(f"To: {alice.remote_uri};tag=".encode(), f"To: {alice.remote_uri};tag={busy.to.tag}".encode())
+    proxy.send(raw, ALICE)
+    assert len(bob.requests("ACK")) == 1
+    proxy.net.advance(31)
+    assert proxy.core.modules["b2b_logic"].tuples == {}
+
+
+def test_a_request_while_our_invite_is_open_gets_491_and_an_overlapping_one_500():
+    proxy, alice, bob = call()
+    alice.answers["INVITE"] = 0  # alice holds the re-INVITE the B2BUA sends her
+    bob.request("INVITE", body=bob.body)
+    assert len(alice.requests("INVITE")) == 1
+    glare = alice.request("INVITE", body=alice.body)
+    assert [parse_message(s.data).status for s in glare if s.host == ALICE[0]][-1] == 491
+    bob.answers["INVITE"] = 0
+    second = bob.request("INVITE", body=bob.body)
+    replies = [parse_message(s.data) for s in second if s.host == BOB[0]]
+    assert replies[-1].status == 500 and replies[-1].reason == "Overlapping Requests"
+    assert replies[-1].has_header("Retry-After")
+
+
+def test_a_request_for_an_unknown_entity_gets_481_and_a_bye_200():
+    proxy, alice, bob = call()
+    alice.remote_tag = "B2B.1.999.1.1"
+    out = alice.request("OPTIONS")
+    assert parse_message(out[-1].data).status == 481
+    out = alice.request("BYE")
+    assert parse_message(out[-1].data).status == 200
+
+
+def test_mi_b2b_list_shows_the_session_and_its_entities():
+    proxy, alice, bob = call()
+    listing = proxy.core.modules["b2b_logic"].mi_commands()["b2b_list"]({})
+    (tup,) = listing["Tuples"]
+    assert tup["scenario_id"] == "top hiding" and tup["key"].count(".") == 1
+    assert tup["SERVERS"][0]["callid"] == alice.call_id
+    assert tup["CLIENTS"][0]["callid"].startswith("B2B.")

@@ -1,6 +1,6 @@
 """OpenSIPS's own SIPssert scenarios against opensips-py, in CI: the representative part that passes and fits
 the time limit (registration/, auth/, record-route/, dialog/01-08, 11, 12, 14 and 16, uac-auth/16, permissions/,
-accounting/, startup/01 and 04, topology-hiding/01, 02 and 06).
+accounting/, startup/, presence/01, topology-hiding/01, 02 and 06).
 Each scenario is one test, run unmodified by `opensips-py sipssert` in its own network namespace, with
 Debian's SIPp and python-opensips; a scenario that does not pass fails its test with the runner's reason.
 The whole suite: `make sipssert` (docs/sipssert.md)."""
@@ -28,7 +28,8 @@ CI_SCENARIOS = [
     "dialog/16.prack-uas-manual-fail", "uac-auth/16.dialog-auth-invite-uas",
     "permissions/01.check-address", "permissions/02.check-address-fail",
     "accounting/01.db-transaction", "accounting/02.db-transaction-failed", "accounting/03.db-cdr",
-    "startup/01.default-cfg", "startup/04.gen-loadbalancer-cfg",
+    "startup/01.default-cfg", "startup/02.gen-residential-cfg", "startup/03.gen-trunking-cfg",
+    "startup/04.gen-loadbalancer-cfg", "presence/01.presence",
     "topology-hiding/01.th-no-dialog", "topology-hiding/02.th-no-dialog-username",
     "topology-hiding/06.th-dialog-callid",
 ]

@@ -159,3 +159,53 @@ def test_b2b_functions_outside_the_b2b_routes_fail():
     alice = UA("alice", ALICE).attach(proxy)
     alice.invite("sip:bob@192.0.2.20:5060")
     assert "refused" in proxy.script_logs()
+
+
+PARKING = """modparam("b2b_logic", "script_req_route", "b2b_logic_request")
+modparam("b2b_logic", "old_entity_term_delay", DELAY)
+route {
+    if ($rU == "pickup") {
+        if (!b2b_bridge_request($var(parked), 0, , "FLAGS")) send_reply(500, "No bridge");
+        exit;
+    }
+    b2b_server_new("caller");
+    b2b_client_new("media", "sip:parking@192.0.2.40:5060");
+    b2b_init_request("parking");
+    $var(parked) = $b2b_logic.key;
+    exit;
+}
+route[b2b_logic_request] {
+    b2b_pass_request();
+}
+"""
+
+
+def parked_call(flags: str = "", delay: int = 0):
+    proxy = b2b_proxy(PARKING.replace("FLAGS", flags).replace("DELAY", str(delay)))
+    alice = UA("alice", ALICE).attach(proxy)
+    media = UA("media", MEDIA).attach(proxy)
+    carol = UA("carol", CAROL).attach(proxy)
+    alice.invite("sip:park@192.0.2.1:5060")
+    return proxy, alice, media, carol
+
+
+def test_bridge_request_joins_a_new_caller_with_a_parked_one():
+    proxy, alice, media, carol = parked_call()
+    carol.invite("sip:pickup@192.0.2.1:5060", call_id="pickup-1@192.0.2.30")
+    assert media.requests("BYE")  # the parking media server is let go at once
+    reinvite = alice.requests("INVITE")[0]
+    assert b"192.0.2.30" in reinvite.body  # carol's offer to the parked caller
+    ok = carol.replies(200, "INVITE")[0]
+    assert ok.to.tag.startswith("B2B.") and b"192.0.2.10" in ok.body
+    assert len(alice.requests("ACK")) == 1  # carol's ACK passed on
+    carol.request("BYE")
+    assert alice.requests("BYE")
+
+
+def test_late_bye_ends_the_old_entity_only_after_the_ack_and_the_delay():
+    proxy, alice, media, carol = parked_call("late_bye", delay=2)
+    carol.invite("sip:pickup@192.0.2.1:5060", call_id="pickup-1@192.0.2.30")
+    assert alice.requests("INVITE") and carol.replies(200, "INVITE")
+    assert not media.requests("BYE")
+    proxy.net.advance(2.5)
+    assert media.requests("BYE")

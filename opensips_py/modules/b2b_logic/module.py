@@ -936,6 +936,62 @@ class Module(ModuleBase):
         self._state(ctx).pop("new", None)
         return 1
 
+    def b2b_bridge_request(self, ctx: MsgContext, b2bl_key: str, entity_no: int, adv_contact: str | None = None,
+                           flags: str | None = None) -> int:
+        """b2bl_bridge_msg(): the current initial INVITE becomes a server entity of an existing session and is
+        bridged with its entity `entity_no` (re-INVITEd with this INVITE's SDP); the other entity gets a BYE,
+        or with `late_bye` only once the new pair is up (old_entity_term_delay seconds after the ACK)."""
+        msg = ctx.msg
+        if msg is None or not msg.is_request or msg.method != "INVITE":
+            self._log_error("b2b_bridge_request() needs an initial INVITE")
+            return -1
+        tup = self.find_tuple(b2bl_key or "")
+        if tup is None:
+            self._log_error(f"no session {b2bl_key}")
+            return -1
+        tup.vals.update(self._state(ctx).pop("vals", {}))
+        if entity_no not in (0, 1):
+            self._log_error(f"entity_no can only be 0 or 1, got {entity_no}")
+            self._mark_todel(tup)
+            return -1
+        bridging = tup.bridge_entities[entity_no]
+        old = tup.bridge_entities[1 - entity_no]
+        if bridging is None or bridging.disconnected or old is None or bridging.state != ENT_CONFIRMED:
+            self._log_error("cannot bridge the requested entity")
+            self._mark_todel(tup)
+            return -1
+        late_bye = "late_bye" in _bridge_flags(flags)
+        if late_bye:
+            tup.bridge_flags = {"late_bye"}
+            tup.late_bye_entity = old
+            old.peer = None
+        else:
+            tup.bridge_entities[1 - entity_no] = None
+            tup.remove(old)
+            self._end_dialog(tup, old)
+            if old.dlg is not None:
+                tup.dropped.append(old)
+        sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
+        contact = adv_contact or self._local_contact(sock, msg.to.uri_text)
+        dlg = self.ent.server_new(ctx, contact, tup.key, self._notify)
+        if dlg is None:
+            self._mark_todel(tup)
+            return -1
+        body = msg.body or b""
+        entity = Entity(SERVER, None, dlg, in_sdp=body, from_uri=_no_tag(msg.from_.raw), dest_uri=msg.to.uri_text)
+        tup.servers.append(entity)
+        entity.peer, bridging.peer = bridging, entity
+        bridging.no, entity.no = 0, 1
+        if body:
+            bridging.out_sdp = body
+        self.ent.send_request(bridging.dlg, "INVITE" if bridging.state == ENT_CONFIRMED else "UPDATE", body,
+                              self._content_type(msg) if body else None, list(bridging.headers))
+        bridging.sdp_type = SDP_NORMAL
+        bridging.state = ENT_NEW
+        tup.bridge_entities[0], tup.bridge_entities[1] = bridging, entity
+        self._state(ctx)["tuple"] = tup
+        return 1
+
     # ================================================================================== MI actions
     def find_tuple(self, key: str) -> Tuple | None:
         """A session by its b2b_logic key, or by "callid;from-tag;to-tag" of one of its entities."""

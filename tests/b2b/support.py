@@ -52,6 +52,7 @@ class UA:
     cseq: int = 0
     last_invite_cseq: int = 0
     proxy: Proxy | None = None
+    sent_invite: bytes = b""
 
     @property
     def contact(self) -> str:
@@ -118,7 +119,8 @@ class UA:
         lines = [f"INVITE {ruri} SIP/2.0", f"Via: SIP/2.0/UDP {self._via()}", "Max-Forwards: 70",
                  f"From: {self.local_uri};tag={self.local_tag}", f"To: {self.remote_uri}", f"Call-ID: {call_id}",
                  "CSeq: 1 INVITE", f"Contact: <{self.contact}>", "Supported: timer"]
-        return self.proxy.send(_finish(lines, self.body if body is None else body), self.address)
+        self.sent_invite = _finish(lines, self.body if body is None else body)
+        return self.proxy.send(self.sent_invite, self.address)
 
     def request(self, method: str, body: str = "", extra: list[str] | None = None) -> list:
         """A request inside the dialog (ACK: of the last INVITE)."""

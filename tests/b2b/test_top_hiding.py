@@ -120,3 +120,16 @@ def test_mi_b2b_list_shows_the_session_and_its_entities():
     assert tup["scenario_id"] == "top hiding" and tup["key"].count(".") == 1
     assert tup["SERVERS"][0]["callid"] == alice.call_id
     assert tup["CLIENTS"][0]["callid"].startswith("B2B.")
+
+
+def test_a_cancel_of_the_caller_cancels_the_callee_and_the_487_comes_back():
+    proxy, alice, bob = call(answer=0)
+    cancel = (alice.sent_invite.replace(b"INVITE sip:", b"CANCEL sip:", 1).replace(b"CSeq: 1 INVITE", b"CSeq: 1 CANCEL")
+              .split(b"Content-Type")[0] + b"Content-Length: 0\r\n\r\n")
+    proxy.send(cancel, ALICE)
+    assert alice.replies(200, "CANCEL")
+    assert bob.requests("CANCEL")[0].call_id.startswith("B2B.")
+    bob_invite = bob.requests("INVITE")[0]
+    proxy.send(bob._reply(bob_invite, 487, "Request Terminated"), BOB)
+    (terminated,) = alice.replies(487, "INVITE")
+    assert terminated.to.tag.startswith("B2B.")

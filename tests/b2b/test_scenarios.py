@@ -209,3 +209,66 @@ def test_late_bye_ends_the_old_entity_only_after_the_ack_and_the_delay():
     assert not media.requests("BYE")
     proxy.net.advance(2.5)
     assert media.requests("BYE")
+
+
+REPLY_ROUTE = """modparam("b2b_logic", "script_req_route", "b2b_logic_request")
+modparam("b2b_logic", "script_reply_route", "b2b_logic_reply")
+route {
+    b2b_server_new("caller");
+    b2b_client_new("callee", $ru);
+    b2b_init_request("redirect");
+    exit;
+}
+route[b2b_logic_request] { b2b_pass_request(); }
+route[b2b_logic_reply] {
+    xlog("reply $rs $rm from $b2b_logic.entity(id)\\n");
+    b2b_handle_reply("FLAGS");
+}
+"""
+
+
+def redirected_call(flags: str):
+    proxy = b2b_proxy(REPLY_ROUTE.replace("FLAGS", flags))
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB, answer=302).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    return proxy, alice, bob
+
+
+def test_the_reply_route_runs_and_pass_3xx_contact_keeps_the_redirect_target():
+    proxy, alice, bob = redirected_call("pass-3xx-contact")
+    assert "reply 180 INVITE from callee" in proxy.script_logs()
+    assert "reply 302 INVITE from callee" in proxy.script_logs()
+    assert alice.replies(302)[0].contacts[0].uri_text == bob.contact
+
+
+def test_without_pass_3xx_contact_the_redirect_shows_our_contact():
+    proxy, alice, bob = redirected_call("")
+    assert alice.replies(302)[0].contacts[0].uri_text == "sip:192.0.2.1:5060"
+
+
+RETRY = REFER.replace('modparam("b2b_logic", "script_req_route", "b2b_logic_request")',
+                      'modparam("b2b_logic", "script_req_route", "b2b_logic_request")\n'
+                      'modparam("b2b_logic", "script_reply_route", "b2b_logic_reply")') + """
+route[b2b_logic_reply] {
+    if ($b2b_logic.entity(id) == "referee" && $rm == "INVITE" && $rs >= 300) {
+        b2b_client_new("media", "sip:failed@192.0.2.40:5060");
+        b2b_bridge_retry("media");
+    } else {
+        b2b_handle_reply();
+    }
+}
+"""
+
+
+def test_bridge_retry_replaces_the_failed_referee():
+    proxy = b2b_proxy(RETRY.replace("FLAGS", "").replace("BYE_LEG", "b2b_end_dlg_leg();"))
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    carol = UA("carol", CAROL, answer=486).attach(proxy)
+    media = UA("media", MEDIA).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    alice.request("REFER", extra=["Refer-To: <sip:carol@192.0.2.30:5060>"])
+    assert carol.requests("INVITE") and media.requests("INVITE")
+    assert b"192.0.2.40" in bob.requests("INVITE")[1].body  # bob bridged with the media server instead
+    assert not bob.requests("BYE")

@@ -464,8 +464,10 @@ class Module(ModuleBase):
 
     # ---------------------------------------------------------------------------------- replies out
     def send_reply(self, dlg: B2BDialog, method: str, code: int, reason: str, body: bytes = b"",
-                   content_type: str | None = None, extra_headers: list[str] | None = None) -> int:
-        """b2b_send_reply(): a reply to the request the peer has open on this entity. 0 sent, -1 none."""
+                   content_type: str | None = None, extra_headers: list[str] | None = None,
+                   contact: str | None = None) -> int:
+        """b2b_send_reply(): a reply to the request the peer has open on this entity. 0 sent, -1 none.
+        `contact`: the Contact URI to send instead of ours (a 3xx passed with pass-3xx-contact)."""
         t = dlg.uas_t
         if t is None or t.deleted or (t.method != method and not (method == "INVITE" and t is dlg.initial_t)):
             if dlg.initial_t is not None and method == "INVITE" and dlg.kind == SERVER \
@@ -479,7 +481,7 @@ class Module(ModuleBase):
             return -1
         headers: list[str] = []
         headers.extend(h for h in (extra_headers or []) if h)
-        headers.append(f"Contact: <{dlg.local_contact}>")  # on every reply, as _b2b_send_reply()
+        headers.append(f"Contact: <{contact or dlg.local_contact}>")  # on every reply, as _b2b_send_reply()
         if body and not content_type:
             content_type = "application/sdp"
         if body:

@@ -339,17 +339,21 @@ class Module(ModuleBase):
                           "method": method, "code": code}
         self._run_route(route, ctx)
 
-    def _send_reply_to_peer(self, peer: Entity, msg: Any, method: str, code: int) -> int:
+    def _send_reply_to_peer(self, peer: Entity, msg: Any, method: str, code: int, pass_contact: bool = False) -> int:
         if peer is None or peer.dlg is None:
             return -1
         if msg is None:
             return self.ent.send_reply(peer.dlg, method, code, "Request Timeout" if code == 408 else "Error")
         body = msg.body or b""
+        contact = None
+        if pass_contact and 300 <= code < 400 and msg.contacts:
+            contact = msg.contacts[0].uri_text
         return self.ent.send_reply(peer.dlg, method, code, msg.reason, body,
-                                   self._content_type(msg) if body else None, self._extra_headers(msg))
+                                   self._content_type(msg) if body else None, self._extra_headers(msg), contact)
 
-    def _handle_reply(self, tup: Tuple, entity: Entity, msg: Any, method: str, code: int) -> int:
-        """_b2b_handle_reply()."""
+    def _handle_reply(self, tup: Tuple, entity: Entity, msg: Any, method: str, code: int,
+                      pass_contact: bool = False) -> int:
+        """_b2b_handle_reply(); `pass_contact`: a 3xx keeps its Contact (pass-3xx-contact)."""
         peer = entity.peer
         body = (msg.body or b"") if msg is not None else b""
         entity.reply_received = True
@@ -383,30 +387,30 @@ class Module(ModuleBase):
             return 0
         # as SEND_REPLY_TO_PEER_OR_GOTO_DONE: when the peer has no such request open, nothing more is done
         if method == "BYE":
-            if self._send_reply_to_peer(peer, msg, method, code) == 0:
+            if self._send_reply_to_peer(peer, msg, method, code, pass_contact) == 0:
                 self._delete_tuple(tup)
             return 0
         if method in ("INVITE", "UPDATE"):
             if entity.state != ENT_CONFIRMED:
                 if code >= 300:
-                    if self._send_reply_to_peer(peer, msg, method, code) == 0:
+                    if self._send_reply_to_peer(peer, msg, method, code, pass_contact) == 0:
                         self._mark_todel(tup)
                 elif code >= 200:
                     entity.in_sdp = body
                     peer.out_sdp = body
                     tup.state = BRIDGED_STATE
                     entity.state = peer.state = ENT_CONFIRMED
-                    self._send_reply_to_peer(peer, msg, method, code)
+                    self._send_reply_to_peer(peer, msg, method, code, pass_contact)
                 else:
-                    self._send_reply_to_peer(peer, msg, method, code)
+                    self._send_reply_to_peer(peer, msg, method, code, pass_contact)
             else:
                 if 200 <= code < 300:
                     entity.in_sdp = body
                     peer.out_sdp = body
                     tup.bridge_flags.discard("pending-sdp")
-                self._send_reply_to_peer(peer, msg, method, code)
+                self._send_reply_to_peer(peer, msg, method, code, pass_contact)
             return 0
-        self._send_reply_to_peer(peer, msg, method, code)
+        self._send_reply_to_peer(peer, msg, method, code, pass_contact)
         return 0
 
     # ================================================================================== deletion
@@ -487,8 +491,13 @@ class Module(ModuleBase):
         entity = route["entity"]
         if entity not in route["tuple"].entities():
             return -1
-        return 1 if self._handle_reply(route["tuple"], entity, ctx.msg, route["method"], route["code"]) >= 0 \
-            else -1
+        names = {f.strip() for f in (flags or "").split(",") if f.strip()}
+        unknown = names - {"pass-3xx-contact"}
+        if unknown:
+            self._log_error(f"b2b_handle_reply(): unknown flags {', '.join(sorted(unknown))}")
+            return -1
+        return 1 if self._handle_reply(route["tuple"], entity, ctx.msg, route["method"], route["code"],
+                                       "pass-3xx-contact" in names) >= 0 else -1
 
     def b2b_send_reply(self, ctx: MsgContext, code: int, reason: str, headers: str | None = None,
                        body: str | None = None) -> int:

@@ -133,3 +133,28 @@ def test_a_cancel_of_the_caller_cancels_the_callee_and_the_487_comes_back():
     proxy.send(bob._reply(bob_invite, 487, "Request Terminated"), BOB)
     (terminated,) = alice.replies(487, "INVITE")
     assert terminated.to.tag.startswith("B2B.")
+
+
+def test_a_call_not_answered_within_the_setup_timeout_is_ended():
+    proxy = b2b_proxy(TOP_HIDING.replace('b2b_init_request("top hiding")',
+                                         'b2b_init_request("top hiding", "setup-timeout=5")'))
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB, answer=0).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    proxy.net.advance(4)
+    assert not bob.requests("CANCEL") and not alice.replies(408)
+    proxy.net.advance(1.5)
+    assert bob.requests("CANCEL")
+    assert alice.replies(408, "INVITE")[0].reason == "Request Timeout"
+    assert proxy.core.modules["b2b_logic"].tuples == {}
+
+
+def test_an_answered_call_lives_max_duration():
+    proxy = b2b_proxy(TOP_HIDING, params='modparam("b2b_logic", "max_duration", 100)\n')
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    proxy.net.advance(90)
+    assert not alice.requests("BYE")
+    proxy.net.advance(11)
+    assert alice.requests("BYE") and bob.requests("BYE")

@@ -359,9 +359,9 @@ class Module(ModuleBase):
             self._send_ack(dlg, body, content_type, extra)
             dlg.state = State.ESTABLISHED
             return 0
-        if method == "CANCEL" or (method == "BYE" and dlg.kind == CLIENT and dlg.state < State.CONFIRMED):
+        if dlg.kind == CLIENT and (method == "CANCEL" or method == "BYE" and dlg.state < State.CONFIRMED):
             return self._cancel_initial(dlg)
-        if method == "BYE" and dlg.kind == SERVER and dlg.state < State.CONFIRMED:
+        if dlg.kind == SERVER and (method == "CANCEL" or method == "BYE" and dlg.state < State.CONFIRMED):
             # a server entity that never answered: end it with a 487 to its INVITE
             if dlg.initial_t is not None and dlg.initial_t.status < 200:
                 self.tm.t_reply_trans(dlg.initial_t, 487, "Request Terminated", to_tag=dlg.key)

@@ -116,6 +116,9 @@ class Module(ModuleBase):
     def b2b_client_new(self, ctx: MsgContext, id: str, dest_uri: str, proxy: str | None = None,
                        from_dname: str | None = None, adv_contact: str | None = None, extra_hdrs=None,
                        extra_hdr_bodies=None, flags: str | None = None) -> int:
+        if flags:
+            self._log_error(f"b2b_client_new(): flags not supported: {flags}")
+            return -1
         uri = (dest_uri or "").strip()
         if uri.startswith("<") and ">" in uri:
             uri = uri[1:uri.index(">")]
@@ -145,12 +148,20 @@ class Module(ModuleBase):
         if state.get("tuple") is not None:
             self._log_error("b2b_init_request() called twice for this request")
             return -1
+        names = _init_flags(flags)
+        unsupported = names - {"preserve-to", "setup-timeout"}
+        if unsupported:
+            self._log_error(f"b2b_init_request(): flags not supported: {', '.join(sorted(unsupported))}")
+            return -1
         if id == TOP_HIDING:
-            tup = self._init_top_hiding(ctx, req_route or self.req_route, reply_route or self.reply_route)
+            tup = self._init_top_hiding(ctx, req_route or self.req_route, reply_route or self.reply_route,
+                                        "preserve-to" in names)
         else:
             tup = self._init_scenario(ctx, id, req_route or self.req_route, reply_route or self.reply_route)
         if tup is None:
             return -1
+        timeout = _setup_timeout(flags, self.int_param("b2bl_th_init_timeout"))
+        self._set_lifetime(tup, timeout if timeout else self.int_param("max_duration"))
         state["tuple"] = tup
         state.pop("new", None)
         return 1
@@ -162,7 +173,7 @@ class Module(ModuleBase):
         dlg = self.ent.server_new(ctx, tup.local_contact, tup.key, self._notify)
         if dlg is None:
             return None
-        entity = Entity(SERVER, ent_id, dlg, in_sdp=msg.body or b"", from_uri=_no_tag(msg.from_.raw),
+        entity = Entity(SERVER, ent_id, dlg, in_sdp=msg.body or b"", from_uri=_from_of(msg),
                         dest_uri=msg.to.uri_text)
         tup.servers.append(entity)
         return entity
@@ -187,7 +198,8 @@ class Module(ModuleBase):
         tup.clients.append(entity)
         return entity
 
-    def _init_top_hiding(self, ctx: MsgContext, req_route: str | None, reply_route: str | None) -> Tuple | None:
+    def _init_top_hiding(self, ctx: MsgContext, req_route: str | None, reply_route: str | None,
+                         preserve_to: bool = False) -> Tuple | None:
         msg = ctx.msg
         tup = self._new_tuple(TOP_HIDING, req_route, reply_route)
         tup.vals.update(self._state(ctx).pop("vals", {}))
@@ -198,7 +210,7 @@ class Module(ModuleBase):
         ruri = ctx.new_uri or msg.ruri_text
         sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
         client = self._client_entity(
-            ctx, tup, None, req_uri=ruri, to_uri=_no_tag(msg.to.raw), from_uri=_no_tag(msg.from_.raw),
+            ctx, tup, None, req_uri=ruri, to_uri=_to_of(ctx, msg, preserve_to), from_uri=_from_of(msg),
             body=msg.body or b"", content_type=self._content_type(msg), cseq=msg.cseq.number,
             dst_uri=ctx.dst_uri, sock=sock, headers=self._extra_headers(msg), adv_contact=None)
         if client is None:
@@ -226,7 +238,7 @@ class Module(ModuleBase):
             return None
         spec = clients[0]
         sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
-        from_uri = _no_tag(msg.from_.raw)
+        from_uri = _from_of(msg)
         if spec.from_dname:
             from_uri = f'"{spec.from_dname}" <{msg.from_.uri_text}>'
         client = self._client_entity(
@@ -253,6 +265,11 @@ class Module(ModuleBase):
             self._notify_request(tup, entity, payload, flags)
         else:
             msg, method, code, _t = payload
+            if method == "INVITE" and 200 <= code < 300 and dlg.kind == CLIENT and not entity.confirmed_once:
+                # b2b_add_dlginfo(): a connected call lives max_duration (or the bridge's max_duration=)
+                entity.confirmed_once = True
+                if tup.explicit_lifetime is None:
+                    self._set_lifetime(tup, self.int_param("max_duration"))
             self._notify_reply(tup, entity, msg, method, code)
 
     def _notify_request(self, tup: Tuple, entity: Entity, ctx: MsgContext, flags: int) -> None:
@@ -415,13 +432,42 @@ class Module(ModuleBase):
 
     # ================================================================================== deletion
     def _mark_todel(self, tup: Tuple) -> None:
+        """b2b_mark_todel(): the session goes 30 s later unless its last messages end it sooner."""
         tup.to_del = True
         tup.state = CANCEL_STATE
-        self.core.add_timer(self.core.now + TODEL_LIFETIME, lambda now: self._expire(tup))
+        self._set_lifetime(tup, TODEL_LIFETIME)
 
-    def _expire(self, tup: Tuple) -> None:
-        if self.tuples.get(tup.key) is tup and tup.to_del:
-            self._delete_tuple(tup)
+    def _set_lifetime(self, tup: Tuple, seconds: float) -> None:
+        """The session expires `seconds` from now (0: never); checked by a timer as b2bl_clean() does."""
+        if seconds <= 0:
+            tup.lifetime = 0.0
+            return
+        tup.lifetime = self.core.now + seconds
+        self.core.add_timer(tup.lifetime, lambda now: self._expire(tup, now))
+
+    def _expire(self, tup: Tuple, now: float) -> None:
+        """b2bl_clean(): an expired session ends its two bridged entities (BYE; 408 to a caller not answered
+        yet, 487 when it was cancelling) and is deleted."""
+        if self.tuples.get(tup.key) is not tup or not tup.lifetime or now + 1e-6 < tup.lifetime:
+            return
+        b0, b1 = tup.bridge_entities[0], tup.bridge_entities[1]
+        if b0 is not None and b1 is not None and not tup.to_del:
+            for entity in (b0, b1):
+                if not entity.disconnected:
+                    self._term_entity(entity)
+        self._delete_tuple(tup)
+
+    def _term_entity(self, entity: Entity) -> None:
+        if entity.dlg is None:
+            return
+        if entity.kind == SERVER and entity.state != ENT_CONFIRMED:
+            if entity.state == ENT_CANCELING:
+                self.ent.send_reply(entity.dlg, "INVITE", 487, "Request Terminated")
+            else:
+                self.ent.send_reply(entity.dlg, "INVITE", 408, "Request Timeout")
+        else:
+            self.ent.send_request(entity.dlg, "BYE")
+        entity.disconnected = True
 
     def _delete_tuple(self, tup: Tuple) -> None:
         for entity in tup.entities() + tup.dropped:
@@ -569,6 +615,8 @@ class Module(ModuleBase):
             self._send_bridge_notify(tup, entity, None, 0)
         if self._bridge(tup, old_entity, new_spec, provmedia_uri) < 0:
             return -1
+        tup.explicit_lifetime = _max_duration_flag(flags)
+        self._set_lifetime(tup, tup.explicit_lifetime or 0)
         tup.bridge_initiator = entity
         self._state(ctx).pop("new", None)
         return 1
@@ -987,7 +1035,7 @@ class Module(ModuleBase):
             self._mark_todel(tup)
             return -1
         body = msg.body or b""
-        entity = Entity(SERVER, None, dlg, in_sdp=body, from_uri=_no_tag(msg.from_.raw), dest_uri=msg.to.uri_text)
+        entity = Entity(SERVER, None, dlg, in_sdp=body, from_uri=_from_of(msg), dest_uri=msg.to.uri_text)
         tup.servers.append(entity)
         entity.peer, bridging.peer = bridging, entity
         bridging.no, entity.no = 0, 1
@@ -998,6 +1046,8 @@ class Module(ModuleBase):
         bridging.sdp_type = SDP_NORMAL
         bridging.state = ENT_NEW
         tup.bridge_entities[0], tup.bridge_entities[1] = bridging, entity
+        tup.explicit_lifetime = None
+        self._set_lifetime(tup, self.int_param("max_duration"))
         self._state(ctx)["tuple"] = tup
         return 1
 
@@ -1074,6 +1124,7 @@ class Module(ModuleBase):
         tup.bridge_entities[0], tup.bridge_entities[1] = entity, p2
         tup.state = BRIDGING_STATE
         tup.bridge_flags = {"no-old-ent"}
+        self._set_lifetime(tup, 60)
         return tup
 
     def terminate_call(self, key: str) -> int:
@@ -1161,6 +1212,50 @@ class Module(ModuleBase):
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+def _from_of(msg: Any) -> str:
+    """The From of our INVITE: the caller's display name and URI, no parameters (b2b_msg_get_from())."""
+    frm = msg.from_
+    return (f'"{frm.display_name}" ' if frm.display_name else "") + f"<{frm.uri_text}>"
+
+
+def _to_of(ctx: MsgContext, msg: Any, preserve_to: bool) -> str:
+    """The To of the top hiding INVITE (b2b_msg_get_to()): the To URI with preserve-to, else
+    sip:user@host[:port] of the R-URI."""
+    if preserve_to:
+        return f"<{msg.to.uri_text}>"
+    from opensips_py.sip import URI
+    try:
+        ruri = URI(ctx.new_uri) if ctx.new_uri else msg.ruri
+    except SIPParseError:
+        return f"<{msg.to.uri_text}>"
+    user = f"{ruri.user}@" if ruri.user else ""
+    port = f":{ruri.port}" if ruri.port else ""
+    return f"<sip:{user}{ruri.host}{port}>"
+
+
+def _setup_timeout(flags: str | None, default: int) -> int:
+    """setup-timeout=N of b2b_init_request(), else b2bl_th_init_timeout."""
+    for part in (flags or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "setup-timeout" and value.strip().isdigit():
+            return int(value)
+    return default
+
+
+def _max_duration_flag(flags: str | None) -> int | None:
+    """max_duration=N of b2b_bridge()."""
+    for part in (flags or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "max_duration" and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def _init_flags(text: str | None) -> set[str]:
+    """b2b_init_request() flags by name (setup-timeout=N counts as setup-timeout)."""
+    return {part.strip().split("=", 1)[0] for part in (text or "").split(",") if part.strip()}
+
+
 def _no_tag(raw: str) -> str:
     return re.sub(r";\s*tag\s*=\s*[^;>\s]*", "", raw).strip()
 

@@ -62,6 +62,7 @@ class Entity:
     adv_contact: str | None = None
     headers: list[str] = field(default_factory=list)
     reply_received: bool = False
+    confirmed_once: bool = False    # a 2xx to its INVITE was seen (the session then lives max_duration)
 
     @property
     def key(self) -> str | None:
@@ -89,7 +90,8 @@ class Tuple:
     refer_id: int = 0
     vals: dict[str, str] = field(default_factory=dict)
     to_del: bool = False
-    lifetime: float = 0.0
+    lifetime: float = 0.0           # when the session expires (core clock), 0: never
+    explicit_lifetime: int | None = None  # b2b_bridge()'s max_duration=N
     local_contact: str = ""
     late_bye_entity: Entity | None = None
     dropped: list[Entity] = field(default_factory=list)  # unlinked entities whose BYE is still going on

@@ -158,3 +158,17 @@ def test_an_answered_call_lives_max_duration():
     assert not alice.requests("BYE")
     proxy.net.advance(11)
     assert alice.requests("BYE") and bob.requests("BYE")
+
+
+def test_a_request_with_a_key_but_not_for_us_runs_the_script():
+    proxy = b2b_proxy(TOP_HIDING.replace('send_reply(481, "Call/Transaction Does Not Exist")',
+                                         'send_reply(404, "Not Here")'))
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    alice.remote_target = "sip:elsewhere@192.0.2.99:5060"
+    out = alice.request("OPTIONS")
+    assert parse_message(out[-1].data).status == 404  # b2b_prescript_f() left it to the script
+    alice.remote_target = "sip:192.0.2.1:5060"
+    alice.request("OPTIONS")
+    assert bob.requests("OPTIONS")

@@ -15,6 +15,10 @@ What OpenSIPS's b2b_entities does (dlg.c, server.c, client.c), here:
 """
 from __future__ import annotations
 
+import hashlib
+import random
+import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -159,7 +163,7 @@ class Module(ModuleBase):
             return True
         if method == "CANCEL":
             return self._cancel(ctx)
-        if not to_tag:
+        if not to_tag or not self._for_us(msg):
             return True
         if is_key(to_tag, self.prefix):
             dlg = self.servers.get(to_tag)
@@ -182,6 +186,23 @@ class Module(ModuleBase):
             return False
         self._request(ctx, dlg)
         return False
+
+    def _for_us(self, msg: Any) -> bool:
+        """b2b_prescript_f()'s checks: at most two Route URIs, both ours, and (but for an ACK) an R-URI of
+        ours; other requests are not for the B2B engine."""
+        try:
+            routes = msg.route
+            if len(routes) > 2 or any(not self._is_myself(r.uri) for r in routes):
+                return False
+            return msg.method == "ACK" or self._is_myself(msg.ruri)
+        except (SIPParseError, AttributeError):
+            return False
+
+    def _is_myself(self, uri: Any) -> bool:
+        if not getattr(uri, "is_sip", False):
+            return False
+        return self.core.is_myself(uri.host, uri.port or (5061 if uri.scheme == "sips" else 5060),
+                                   uri.transport)
 
     def _request(self, ctx: Any, dlg: B2BDialog) -> None:
         msg = ctx.msg
@@ -227,7 +248,7 @@ class Module(ModuleBase):
             elif _pending(dlg.uas_t):
                 if method != "BYE":
                     self.tm.t_reply_trans(t, 500, "Overlapping Requests",
-                                          headers=[f"Retry-After: {self._rand10()}"])
+                                          headers=[f"Retry-After: {random.randrange(10)}"])
                     return
                 self.tm.t_reply_trans(t, 200, "OK")
                 if dlg.uas_t.status < 200:
@@ -267,10 +288,6 @@ class Module(ModuleBase):
         if dlg.notify is not None:
             dlg.notify(dlg, REQUEST, ctx, 0)
         return False
-
-    def _rand10(self) -> int:
-        import random
-        return random.randrange(10)
 
     # ---------------------------------------------------------------------------------- replies in
     def _on_reply(self, dlg: B2BDialog, method: str, cseq: int) -> Callable:
@@ -354,8 +371,6 @@ class Module(ModuleBase):
         """b2b_send_request(): 0 sent, -1 error. `no_notify`: its replies are not reported to the owner."""
         extra = list(extra_headers or [])
         if method == "ACK":
-            if dlg.state not in (State.CONFIRMED, State.ESTABLISHED) and dlg.uac_t is None:
-                pass
             self._send_ack(dlg, body, content_type, extra)
             dlg.state = State.ESTABLISHED
             return 0
@@ -424,7 +439,6 @@ class Module(ModuleBase):
         sock = self.core.send_socket(target.proto, ip, dlg.socket)
         if sock is None:
             return
-        import secrets
         branch = "z9hG4bK" + secrets.token_hex(8)
         lines = [f"ACK {dlg.remote_target} SIP/2.0",
                  f"Via: SIP/2.0/{target.proto.upper()} {sock.via_host}:{sock.via_port};branch={branch}",
@@ -555,10 +569,8 @@ def _set_state(dlg: B2BDialog, method: str) -> None:
 
 def _strip_tag(raw: str) -> str:
     """A From/To value without its tag parameter."""
-    import re
     return re.sub(r";\s*tag\s*=\s*[^;>\s]*", "", raw).strip()
 
 
 def _tag_of(key: str) -> str:
-    import hashlib
     return hashlib.md5(key.encode()).hexdigest()[:16]

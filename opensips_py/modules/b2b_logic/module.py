@@ -104,9 +104,6 @@ class Module(ModuleBase):
         self.tuples[t.key] = t
         return t
 
-    def _notify_cb(self) -> Callable:
-        return self._notify
-
     # ================================================================================== session start
     def b2b_server_new(self, ctx: MsgContext, id: str, adv_contact: str | None = None, extra_hdrs=None,
                        extra_hdr_bodies=None) -> int:

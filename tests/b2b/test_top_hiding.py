@@ -117,9 +117,11 @@ def test_mi_b2b_list_shows_the_session_and_its_entities():
     proxy, alice, bob = call()
     listing = proxy.core.modules["b2b_logic"].mi_commands()["b2b_list"]({})
     (tup,) = listing["Tuples"]
-    assert tup["scenario_id"] == "top hiding" and tup["key"].count(".") == 1
-    assert tup["SERVERS"][0]["callid"] == alice.call_id
-    assert tup["CLIENTS"][0]["callid"].startswith("B2B.")
+    assert tup["scenario"] == "top hiding" and tup["key"].count(".") == 1
+    server, client = tup["SERVERS"][0], tup["CLIENTS"][0]
+    assert server["key"].startswith("B2B.") and server["peer"] == client["key"] and server["type"] == 0
+    assert client["to_uri"] == "sip:bob@192.0.2.20:5060" and client["type"] == 1 and client["no"] == 1
+    assert [e["index"] for e in tup["BRIDGE_ENTITIES"]] == [0, 1]
 
 
 def test_a_cancel_of_the_caller_cancels_the_callee_and_the_487_comes_back():
@@ -172,3 +174,13 @@ def test_a_request_with_a_key_but_not_for_us_runs_the_script():
     alice.remote_target = "sip:192.0.2.1:5060"
     alice.request("OPTIONS")
     assert bob.requests("OPTIONS")
+
+
+def test_mi_b2be_list_shows_both_dialogs_from_the_caller_side():
+    proxy, alice, bob = call()
+    server, client = proxy.core.modules["b2b_entities"].mi_commands()["b2be_list"]({})
+    assert server["callid"] == alice.call_id and server["from_tag"] == "alice-tag"
+    assert server["to_tag"].startswith("B2B.") and server["state"] == 5  # established
+    assert client["callid"].startswith("B2B.") and client["to_tag"] == "bob-tag"
+    assert client["ruri"] == bob.contact and client["logic_key"] == server["logic_key"]
+    assert client["contact"] == {"caller": "sip:192.0.2.1:5060", "callee": bob.contact}

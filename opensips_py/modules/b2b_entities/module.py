@@ -529,19 +529,54 @@ class Module(ModuleBase):
     def mi_commands(self) -> dict[str, Callable]:
         return {"b2be_list": self._mi_list, "b2b_entities:list": self._mi_list}
 
-    def _mi_list(self, params: Any) -> dict:
-        entities = []
-        for table, kind in ((self.servers, SERVER), (self.clients, CLIENT)):
+    def _mi_list(self, params: Any) -> list:
+        """mi_b2be_list(): every server entity, then every client one (mi_print_b2be_dlg())."""
+        out = []
+        for table in (self.servers, self.clients):
             for dlg in table.values():
-                entities.append({
-                    "dlg": kind, "key": dlg.key, "state": int(dlg.state),
-                    "from_uri": dlg.local_uri if kind == CLIENT else dlg.remote_uri,
-                    "to_uri": dlg.remote_uri if kind == CLIENT else dlg.local_uri,
-                    "callid": dlg.call_id, "from_tag": dlg.local_tag if kind == CLIENT else dlg.remote_tag,
-                    "to_tag": dlg.remote_tag if kind == CLIENT else dlg.local_tag,
-                    "cseq": dlg.local_cseq, "logic_key": dlg.logic_key or "",
-                })
-        return {"Entities": entities}
+                out.append(_dlg_json(dlg))
+        return out
+
+
+def _dlg_json(dlg: B2BDialog) -> dict:
+    # OpenSIPS keeps caller/callee sides: for a server the caller is the peer, for a client we are the caller
+    if dlg.kind == SERVER:
+        from_na, to_na, from_tag, to_tag = dlg.remote_uri, dlg.local_uri, dlg.remote_tag, dlg.local_tag
+        cseq = {"caller": dlg.remote_cseq, "callee": dlg.local_cseq}
+        contact = {"caller": dlg.remote_target, "callee": dlg.local_contact}
+    else:
+        from_na, to_na, from_tag, to_tag = dlg.local_uri, dlg.remote_uri, dlg.local_tag, dlg.remote_tag
+        cseq = {"caller": dlg.local_cseq, "callee": dlg.remote_cseq}
+        contact = {"caller": dlg.local_contact, "callee": dlg.remote_target}
+    item: dict[str, Any] = {
+        "dlg": int(dlg.key.split(".")[2]) if dlg.key.count(".") >= 2 else 0, "logic_key": dlg.logic_key or "",
+        "mod_name": "b2b_logic" if dlg.logic_key else "", "state": int(dlg.state),
+        "last_invite_cseq": dlg.last_invite_cseq, "db_flag": 0}
+    if dlg.last_invite_reply:
+        item["last_reply_code"] = dlg.last_invite_reply
+    if dlg.kind == CLIENT:
+        item["ruri"] = dlg.remote_target
+    item.update({"callid": dlg.call_id, "from": _display(from_na), "from_uri": _uri_of(from_na),
+                 "from_tag": from_tag or "", "to": _display(to_na), "to_uri": _uri_of(to_na),
+                 "to_tag": to_tag or "", "cseq": cseq})
+    if dlg.route_set:
+        item["route_set"] = {"caller" if dlg.kind == SERVER else "callee": ", ".join(dlg.route_set)}
+    item["contact"] = contact
+    if dlg.socket is not None:
+        item["send_sock"] = str(dlg.socket)
+    if _pending(dlg.uac_t):
+        item["tm_tran"] = "uac"
+    elif _pending(dlg.uas_t):
+        item["tm_tran"] = "uas"
+    return item
+
+
+def _uri_of(name_addr: str) -> str:
+    return name_addr[name_addr.find("<") + 1:name_addr.find(">")] if "<" in name_addr else name_addr
+
+
+def _display(name_addr: str) -> str:
+    return name_addr[:name_addr.find("<")].strip() if "<" in name_addr else ""
 
 
 def _keep(ctx: Any) -> None:

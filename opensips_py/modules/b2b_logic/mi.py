@@ -9,35 +9,44 @@ from opensips_py.modules.b2b_entities.dialog import SERVER
 from opensips_py.sip import URI, SIPParseError
 
 
-def _entity_json(entity: Any) -> dict:
-    dlg = entity.dlg
-    out: dict[str, Any] = {"key": entity.key or "", "disconnected": int(entity.disconnected),
-                           "state": entity.state, "type": entity.kind}
+def _entity_json(index: int, entity: Any) -> dict:
+    """internal_mi_print_b2bl_entity_id()."""
+    out: dict[str, Any] = {"index": index}
     if entity.id:
         out["scenario_id"] = entity.id
-    if dlg is not None:
-        out["callid"] = dlg.call_id
-        out["from_tag"] = dlg.remote_tag if dlg.kind == SERVER else dlg.local_tag
-        out["to_tag"] = dlg.local_tag if dlg.kind == SERVER else dlg.remote_tag
+    if entity.key:
+        out["key"] = entity.key
+    out.update({"disconnected": int(entity.disconnected), "state": entity.state, "no": entity.no,
+                "type": entity.kind})
     if entity.peer is not None and entity.peer.key:
         out["peer"] = entity.peer.key
+    to_uri = entity.to_uri if entity.kind != SERVER else entity.dest_uri
+    if to_uri:
+        out["to_uri"] = _bare(to_uri)
+    if entity.from_uri:
+        out["from_uri"] = _bare(entity.from_uri)
+    if entity.from_dname:
+        out["from_dname"] = entity.from_dname
     return out
+
+
+def _bare(text: str) -> str:
+    return text[text.find("<") + 1:text.find(">")] if "<" in text and ">" in text else text
 
 
 def mi_commands(module: Any) -> dict[str, Callable]:
     def b2b_list(params: Any) -> dict:
+        """mi_b2b_list(): every session with its servers, clients and bridge entities."""
         tuples = []
         for tup in module.tuples.values():
-            item: dict[str, Any] = {"id": tup.id, "key": tup.key, "scenario_id": tup.scenario,
-                                    "state": tup.state, "lifetime": 0}
-            if tup.servers:
-                item["SERVERS"] = [_entity_json(e) for e in tup.servers]
-            if tup.clients:
-                item["CLIENTS"] = [_entity_json(e) for e in tup.clients]
-            bridge = [_entity_json(e) for e in tup.bridge_entities if e is not None]
-            if bridge:
-                item["BRIDGE_ENTITIES"] = bridge
-            tuples.append(item)
+            tuples.append({
+                "id": tup.id, "key": tup.key, "state": tup.state, "lifetime": int(tup.lifetime), "db_flag": 0,
+                "scenario": tup.scenario,
+                "SERVERS": [_entity_json(i, e) for i, e in enumerate(tup.servers)],
+                "CLIENTS": [_entity_json(i, e) for i, e in enumerate(tup.clients)],
+                "BRIDGE_ENTITIES": [_entity_json(i, e) for i, e in enumerate(tup.bridge_entities)
+                                    if e is not None],
+            })
         return {"Tuples": tuples}
 
     @recipes(("dialog_id", "new_uri"), ("dialog_id", "new_uri", "flag"), ("dialog_id", "new_uri", "prov_media_uri"),

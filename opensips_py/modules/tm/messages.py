@@ -137,6 +137,7 @@ class LocalRequest:
     next_hop: str | None = None  # a SIP URI or proto:host:port; default: the first loose Route, else the R-URI
     socket: "ListenSocket | None" = None
     fr_timeout: float | None = None  # seconds without a final reply (None: the fr_timeout modparam)
+    max_forwards: int = 70       # b2b_entities: the received value minus one, as OpenSIPS's mf_enforced
 
 
 def new_call_id(host: str) -> str:
@@ -144,8 +145,8 @@ def new_call_id(host: str) -> str:
 
 
 def build_local_request(req: LocalRequest, via: str, call_id: str, cseq: int, server_signature: bool = True) -> bytes:
-    lines = [f"{req.method} {req.ruri} SIP/2.0", f"Via: {via}", "Max-Forwards: 70", f"From: {req.from_}",
-             f"To: {req.to}", f"Call-ID: {call_id}", f"CSeq: {cseq} {req.method}"]
+    lines = [f"{req.method} {req.ruri} SIP/2.0", f"Via: {via}", f"Max-Forwards: {req.max_forwards}",
+             f"From: {req.from_}", f"To: {req.to}", f"Call-ID: {call_id}", f"CSeq: {cseq} {req.method}"]
     lines.extend(req.headers)
     if server_signature:
         lines.append(USER_AGENT)

@@ -32,6 +32,7 @@ def test_the_callee_gets_a_new_dialog_keyed_by_the_b2b_call_id():
     assert invite.ruri_text == "sip:bob@192.0.2.20:5060"
     assert invite.cseq.number == 1 and invite.body == alice.body.replace("\n", "\r\n").encode()
     assert invite.header("supported") == "timer"  # passed on like OpenSIPS's b2b_extra_headers()
+    assert invite.max_forwards == 69  # the received value minus one
 
 
 def test_the_caller_gets_the_callee_replies_with_the_key_as_to_tag_and_our_contact():
@@ -61,6 +62,7 @@ def test_a_bye_is_passed_across_and_answered_with_the_peer_reply():
     bob.request("BYE")
     bye = alice.requests("BYE")[0]
     assert bye.from_.tag.startswith("B2B.") and bye.call_id == alice.call_id
+    assert bye.max_forwards == 69
     assert bye.ruri_text == alice.contact and bye.contacts[0].uri_text == "sip:192.0.2.1:5060"
     ok = bob.replies(200, "BYE")[0]
     assert ok.contacts[0].uri_text == "sip:192.0.2.1:5060"

@@ -54,6 +54,7 @@ class ClientInfo:
     dst_uri: str | None = None   # outbound proxy / $du
     socket: Any = None
     method: str = "INVITE"
+    max_forwards: int | None = None  # the received Max-Forwards; the INVITE carries one less (None: 70)
 
 
 def name_addr(text: str, display: str | None = None) -> str:
@@ -133,7 +134,7 @@ class Module(ModuleBase):
             extra_headers=list(info.extra_headers), created=self.core.now)
         self.clients[key] = dlg
         t = self._send_uac(dlg, info.method, info.body, info.content_type, info.extra_headers, info.cseq,
-                           initial=True)
+                           initial=True, max_forwards=info.max_forwards)
         if t is None:
             del self.clients[key]
             return None
@@ -367,11 +368,13 @@ class Module(ModuleBase):
 
     # ---------------------------------------------------------------------------------- requests out
     def send_request(self, dlg: B2BDialog, method: str, body: bytes = b"", content_type: str | None = None,
-                     extra_headers: list[str] | None = None, no_notify: bool = False) -> int:
-        """b2b_send_request(): 0 sent, -1 error. `no_notify`: its replies are not reported to the owner."""
+                     extra_headers: list[str] | None = None, no_notify: bool = False,
+                     max_forwards: int | None = None) -> int:
+        """b2b_send_request(): 0 sent, -1 error. `no_notify`: its replies are not reported to the owner.
+        `max_forwards`: the Max-Forwards of the request being passed on (ours carries one less)."""
         extra = list(extra_headers or [])
         if method == "ACK":
-            self._send_ack(dlg, body, content_type, extra)
+            self._send_ack(dlg, body, content_type, extra, max_forwards)
             dlg.state = State.ESTABLISHED
             return 0
         if dlg.kind == CLIENT and (method == "CANCEL" or method == "BYE" and dlg.state < State.CONFIRMED):
@@ -383,7 +386,8 @@ class Module(ModuleBase):
             dlg.state = State.TERMINATED
             return 0
         dlg.local_cseq += 1
-        t = self._send_uac(dlg, method, body, content_type, extra, dlg.local_cseq, no_notify=no_notify)
+        t = self._send_uac(dlg, method, body, content_type, extra, dlg.local_cseq, no_notify=no_notify,
+                           max_forwards=max_forwards)
         if t is None:
             return -1
         if method == "BYE":
@@ -398,7 +402,8 @@ class Module(ModuleBase):
         return 0
 
     def _send_uac(self, dlg: B2BDialog, method: str, body: bytes, content_type: str | None,
-                  extra: list[str], cseq: int | None, initial: bool = False, no_notify: bool = False) -> Any:
+                  extra: list[str], cseq: int | None, initial: bool = False, no_notify: bool = False,
+                  max_forwards: int | None = None) -> Any:
         from opensips_py.modules.tm import TMCB, LocalRequest
         frm, to = dlg.from_to()
         headers = [f"Route: {r}" for r in dlg.route_set]
@@ -409,7 +414,8 @@ class Module(ModuleBase):
         number = cseq if cseq is not None else dlg.local_cseq
         req = LocalRequest(method=method, ruri=dlg.remote_target, from_=frm, to=to, call_id=dlg.call_id,
                            cseq=number, headers=headers, body=body or b"", content_type=content_type,
-                           next_hop=dlg.next_hop if initial else None, socket=dlg.socket)
+                           next_hop=dlg.next_hop if initial else None, socket=dlg.socket,
+                           max_forwards=max_forwards - 1 if max_forwards and max_forwards > 0 else 70)
         t = self.tm.t_uac(req)
         if t is None:
             return None
@@ -424,7 +430,7 @@ class Module(ModuleBase):
         return t
 
     def _send_ack(self, dlg: B2BDialog, body: bytes, content_type: str | None,
-                  extra: list[str] | None = None) -> None:
+                  extra: list[str] | None = None, max_forwards: int | None = None) -> None:
         """The ACK of a 2xx: a new transaction, sent statelessly (RFC 3261 §13.2.2.4)."""
         frm, to = dlg.from_to()
         try:
@@ -444,7 +450,7 @@ class Module(ModuleBase):
                  f"Via: SIP/2.0/{target.proto.upper()} {sock.via_host}:{sock.via_port};branch={branch}",
                  f"From: {frm}", f"To: {to}", f"Call-ID: {dlg.call_id}", f"CSeq: {dlg.last_invite_cseq} ACK"]
         lines += [f"Route: {r}" for r in dlg.route_set]
-        lines.append("Max-Forwards: 70")
+        lines.append(f"Max-Forwards: {max_forwards - 1 if max_forwards and max_forwards > 0 else 70}")
         lines.append(f"Contact: <{dlg.local_contact}>")
         lines.extend(h for h in (extra or []) if h)
         if body:

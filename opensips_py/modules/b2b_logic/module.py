@@ -177,7 +177,8 @@ class Module(ModuleBase):
 
     def _client_entity(self, ctx: MsgContext | None, tup: Tuple, ent_id: str | None, *, req_uri: str, to_uri: str,
                        from_uri: str, body: bytes, content_type: str | None, cseq: int, dst_uri: str | None,
-                       sock: Any, headers: list[str], adv_contact: str | None) -> Entity | None:
+                       sock: Any, headers: list[str], adv_contact: str | None,
+                       max_forwards: int | None = None) -> Entity | None:
         if adv_contact:
             contact = adv_contact
         elif sock is not None or self.server_address or not tup.local_contact:
@@ -186,7 +187,7 @@ class Module(ModuleBase):
             contact = tup.local_contact
         info = ClientInfo(req_uri=req_uri, to_uri=to_uri, from_uri=from_uri, local_contact=contact, cseq=cseq,
                           body=body, content_type=content_type if body else None, extra_headers=headers,
-                          dst_uri=dst_uri, socket=sock)
+                          dst_uri=dst_uri, socket=sock, max_forwards=max_forwards)
         dlg = self.ent.client_new(info, tup.key, self._notify)
         if dlg is None:
             return None
@@ -209,7 +210,8 @@ class Module(ModuleBase):
         client = self._client_entity(
             ctx, tup, None, req_uri=ruri, to_uri=_to_of(ctx, msg, preserve_to), from_uri=_from_of(msg),
             body=msg.body or b"", content_type=self._content_type(msg), cseq=msg.cseq.number,
-            dst_uri=ctx.dst_uri, sock=sock, headers=self._extra_headers(msg), adv_contact=None)
+            dst_uri=ctx.dst_uri, sock=sock, headers=self._extra_headers(msg), adv_contact=None,
+            max_forwards=_max_forwards(msg))
         if client is None:
             self._delete_tuple(tup)
             return None
@@ -241,7 +243,8 @@ class Module(ModuleBase):
         client = self._client_entity(
             ctx, tup, spec.id, req_uri=spec.dest_uri, to_uri=f"<{spec.dest_uri}>", from_uri=from_uri,
             body=msg.body or b"", content_type=self._content_type(msg), cseq=msg.cseq.number, dst_uri=spec.proxy,
-            sock=sock, headers=self._extra_headers(msg) + spec.headers, adv_contact=spec.adv_contact)
+            sock=sock, headers=self._extra_headers(msg) + spec.headers, adv_contact=spec.adv_contact,
+            max_forwards=_max_forwards(msg))
         if client is None:
             self._delete_tuple(tup)
             return None
@@ -337,7 +340,7 @@ class Module(ModuleBase):
         if peer is not None and peer.dlg is not None:
             body = msg.body or b""
             self.ent.send_request(peer.dlg, method, body, self._content_type(msg) if body else None,
-                                  self._extra_headers(msg))
+                                  self._extra_headers(msg), max_forwards=_max_forwards(msg))
             if method != "ACK":
                 peer.reply_received = False
         return 0
@@ -1209,6 +1212,14 @@ class Module(ModuleBase):
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+def _max_forwards(msg: Any) -> int | None:
+    """b2b_msg_get_maxfwd(): the Max-Forwards as received (the request we send carries one less)."""
+    try:
+        return msg.max_forwards
+    except SIPParseError:
+        return None
+
+
 def _from_of(msg: Any) -> str:
     """The From of our INVITE: the caller's display name and URI, no parameters (b2b_msg_get_from())."""
     frm = msg.from_

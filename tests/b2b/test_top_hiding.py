@@ -186,3 +186,23 @@ def test_mi_b2be_list_shows_both_dialogs_from_the_caller_side():
     assert client["callid"].startswith("B2B.") and client["to_tag"] == "bob-tag"
     assert client["ruri"] == bob.contact and client["logic_key"] == server["logic_key"]
     assert client["contact"] == {"caller": "sip:192.0.2.1:5060", "callee": bob.contact}
+
+
+def test_the_b2b_entities_routes_run_and_their_edits_are_passed_on():
+    proxy = b2b_proxy(TOP_HIDING + """route[ent_req] {
+    xlog("entity request $rm\\n");
+    append_hf("Require: timer\\r\\n");
+}
+route[ent_rpl] {
+    xlog("entity reply $rs\\n");
+}
+""", params='modparam("b2b_entities", "script_req_route", "ent_req")\n'
+            'modparam("b2b_entities", "script_reply_route", "ent_rpl")\n')
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    alice.request("OPTIONS")
+    logs = proxy.script_logs()
+    assert "entity reply 180" in logs and "entity reply 200" in logs
+    assert "entity request ACK" in logs and "entity request OPTIONS" in logs
+    assert bob.requests("OPTIONS")[0].header("require") == "timer"

@@ -88,6 +88,9 @@ class Module(ModuleBase):
         if self.tm is None:
             raise ModuleInitError("b2b_entities: needs the tm module")
         self.prefix = str(self.param("b2b_key_prefix") or "B2B")
+        self.req_route = str(self.param("script_req_route") or "") or None
+        self.reply_route = str(self.param("script_reply_route") or "") or None
+        self._missing_routes: set[str] = set()
         self.servers: dict[str, B2BDialog] = {}
         self.clients: dict[str, B2BDialog] = {}
         self._hash = 0
@@ -211,9 +214,15 @@ class Module(ModuleBase):
         flags = 0
         if method == "PRACK":
             self.tm.t_reply(ctx, 200, "OK")
+            if self.req_route:
+                self.run_route(self.req_route, ctx)
             return
         if dlg.state < State.CONFIRMED and method != "UPDATE":
             return  # "I can not accept requests if the state is not confirmed"
+        if self.req_route:
+            # the b2b_entities request route (logic_notify in b2b_prescript_f()), its edits applied
+            self.run_route(self.req_route, ctx)
+            msg = ctx.msg
         if method == "ACK":
             hop_t = self.tm.transaction(ctx)
             if hop_t is not None:
@@ -265,6 +274,29 @@ class Module(ModuleBase):
         _set_state(dlg, method)
         if dlg.notify is not None:
             dlg.notify(dlg, REQUEST, ctx, flags)
+
+    def run_route(self, name: str, ctx: Any) -> None:
+        """Run route[name] on a B2B message; what it changed in the message is applied (b2b_apply_lumps())."""
+        script = self.core.script
+        if script.route("route", name) is None:
+            if name not in self._missing_routes:
+                self._missing_routes.add(name)
+                self.core.logger.error(f"b2b: route <{name}> does not exist", "b2b_entities")
+            return
+        try:
+            script.run("route", name, ctx)
+        except SIPParseError as exc:
+            self.core.logger.error(f"b2b: route[{name}]: {exc}", "b2b_entities")
+        except Exception as exc:  # noqa: BLE001 - a script error must not break the entity
+            self.core._internal_error(exc, f"route[{name}]")
+        ctx.exit = ctx.returning = ctx.drop = ctx.breaking = False
+        msg = ctx.msg
+        if msg is not None and msg.lumps:
+            try:
+                ctx.msg = msg.apply_lumps()
+            except SIPParseError as exc:
+                self.core.logger.error(f"b2b: the edits of route[{name}] break the message: {exc}",
+                                       "b2b_entities")
 
     def _cancel(self, ctx: Any) -> bool:
         """A CANCEL of the initial INVITE of a server entity: 200 canceling, then the owner is told."""
@@ -341,6 +373,12 @@ class Module(ModuleBase):
             t.data["b2b_final"] = True
         if code == 100:
             return
+        if self.reply_route and msg is not None:
+            from opensips_py.modules.exports import RouteType
+            from opensips_py.script.context import MsgContext
+            rctx = MsgContext(msg, RouteType.ONREPLY, self.core.process, None)
+            self.run_route(self.reply_route, rctx)
+            msg = rctx.msg
         if dlg.notify is not None:
             dlg.notify(dlg, REPLY, (msg, method, code, t), 0)
 

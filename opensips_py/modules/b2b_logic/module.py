@@ -318,12 +318,7 @@ class Module(ModuleBase):
         state.pop("route", None)
 
     def _run_route(self, name: str, ctx: MsgContext) -> None:
-        try:
-            self.core.script.run("route", name, ctx)
-        except SIPParseError as exc:
-            self._log_error(f"route[{name}]: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a script error must not break the entity
-            self.core._internal_error(exc, f"route[{name}]")
+        self.ent.run_route(name, ctx)
 
     def _pass_request(self, tup: Tuple, entity: Entity, ctx: MsgContext) -> int:
         msg = ctx.msg

@@ -221,7 +221,7 @@ route {
 }
 route[b2b_logic_request] { b2b_pass_request(); }
 route[b2b_logic_reply] {
-    xlog("reply $rs $rm from $b2b_logic.entity(id)\\n");
+    xlog("reply $rs $rm from $b2b_logic.entity(id) at $si\\n");
     b2b_handle_reply("FLAGS");
 }
 """
@@ -237,8 +237,8 @@ def redirected_call(flags: str):
 
 def test_the_reply_route_runs_and_pass_3xx_contact_keeps_the_redirect_target():
     proxy, alice, bob = redirected_call("pass-3xx-contact")
-    assert "reply 180 INVITE from callee" in proxy.script_logs()
-    assert "reply 302 INVITE from callee" in proxy.script_logs()
+    assert "reply 180 INVITE from callee at 192.0.2.20" in proxy.script_logs()
+    assert "reply 302 INVITE from callee at 192.0.2.20" in proxy.script_logs()
     assert alice.replies(302)[0].contacts[0].uri_text == bob.contact
 
 

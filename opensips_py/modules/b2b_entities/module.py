@@ -376,7 +376,7 @@ class Module(ModuleBase):
         if self.reply_route and msg is not None:
             from opensips_py.modules.exports import RouteType
             from opensips_py.script.context import MsgContext
-            rctx = MsgContext(msg, RouteType.ONREPLY, self.core.process, None)
+            rctx = MsgContext(msg, RouteType.ONREPLY, self.core.process, reply_source(t))
             self.run_route(self.reply_route, rctx)
             msg = rctx.msg
         if dlg.notify is not None:
@@ -621,6 +621,15 @@ def _uri_of(name_addr: str) -> str:
 
 def _display(name_addr: str) -> str:
     return name_addr[:name_addr.find("<")].strip() if "<" in name_addr else ""
+
+
+def reply_source(t: Any) -> Any:
+    """Where a reply to our request came from, as far as tm knows it: the branch's peer and socket."""
+    from opensips_py.script.context import ReceiveInfo
+    branch = t.branches[0] if t is not None and t.branches else None
+    if branch is None or branch.socket is None:
+        return None
+    return ReceiveInfo(branch.socket, branch.host, branch.port, branch.proto, branch.connection_id)
 
 
 def _keep(ctx: Any) -> None:

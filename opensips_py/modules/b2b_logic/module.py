@@ -16,7 +16,9 @@ import re
 from typing import Any, Callable
 
 from opensips_py.modules.b2b_entities.dialog import CLIENT, SERVER
-from opensips_py.modules.b2b_entities.module import FL_ACK_NEG, FL_TERM_BYE, REQUEST, ClientInfo, local_contact_of
+from opensips_py.modules.b2b_entities.module import (
+    FL_ACK_NEG, FL_TERM_BYE, REQUEST, ClientInfo, local_contact_of, reply_source,
+)
 from opensips_py.modules.b2b_logic import EXPORTS
 from opensips_py.modules.b2b_logic.records import (
     BRIDGED_STATE, BRIDGING_HOLD_STATE, BRIDGING_INIT_SDP_STATE, BRIDGING_STATE, BRIDGING_STATES, CANCEL_STATE,
@@ -264,13 +266,13 @@ class Module(ModuleBase):
         if kind == REQUEST:
             self._notify_request(tup, entity, payload, flags)
         else:
-            msg, method, code, _t = payload
+            msg, method, code, t = payload
             if method == "INVITE" and 200 <= code < 300 and dlg.kind == CLIENT and not entity.confirmed_once:
                 # b2b_add_dlginfo(): a connected call lives max_duration (or the bridge's max_duration=)
                 entity.confirmed_once = True
                 if tup.explicit_lifetime is None:
                     self._set_lifetime(tup, self.int_param("max_duration"))
-            self._notify_reply(tup, entity, msg, method, code)
+            self._notify_reply(tup, entity, msg, method, code, t)
 
     def _notify_request(self, tup: Tuple, entity: Entity, ctx: MsgContext, flags: int) -> None:
         msg = ctx.msg
@@ -340,12 +342,12 @@ class Module(ModuleBase):
                 peer.reply_received = False
         return 0
 
-    def _notify_reply(self, tup: Tuple, entity: Entity, msg: Any, method: str, code: int) -> None:
+    def _notify_reply(self, tup: Tuple, entity: Entity, msg: Any, method: str, code: int, t: Any = None) -> None:
         route = tup.reply_route
         if not route or tup.scenario == TOP_HIDING or msg is None:
             self._handle_reply(tup, entity, msg, method, code)
             return
-        ctx = MsgContext(msg, RouteType.ONREPLY, self.core.process, None)
+        ctx = MsgContext(msg, RouteType.ONREPLY, self.core.process, reply_source(t))
         state = self._state(ctx)
         state["route"] = {"kind": "reply", "tuple": tup, "entity": entity, "peer": entity.peer, "ctx": ctx,
                           "method": method, "code": code}

@@ -272,3 +272,27 @@ def test_bridge_retry_replaces_the_failed_referee():
     assert carol.requests("INVITE") and media.requests("INVITE")
     assert b"192.0.2.40" in bob.requests("INVITE")[1].body  # bob bridged with the media server instead
     assert not bob.requests("BYE")
+
+
+def test_client_headers_come_from_the_two_avps():
+    proxy = b2b_proxy("""route {
+    $avp(hn) = "X-First"; $avp(hv) = "1";
+    $avp(hn) = "X-Second"; $avp(hv) = "2";
+    b2b_server_new("caller");
+    b2b_client_new("callee", $ru, , , , $avp(hn), $avp(hv));
+    b2b_init_request("headers");
+    exit;
+}
+""")
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    invite = bob.requests("INVITE")[0]
+    assert invite.header("x-first") == "1" and invite.header("x-second") == "2"
+
+
+def test_an_unknown_bridge_flag_fails_the_bridge():
+    proxy, alice, bob, carol = refer_call("bogus")
+    alice.request("REFER", extra=["Refer-To: <sip:carol@192.0.2.30:5060>"])
+    assert not carol.requests("INVITE")
+    assert any("unknown flags bogus" in line for line in proxy.logs)

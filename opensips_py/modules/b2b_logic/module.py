@@ -27,14 +27,13 @@ from opensips_py.modules.b2b_logic.records import (
 from opensips_py.modules.base import ModuleBase, ModuleInitError
 from opensips_py.modules.exports import RouteType
 from opensips_py.script.context import MsgContext
-from opensips_py.script.pvars import Handler
+from opensips_py.script.pvars import ALL, Handler
 from opensips_py.sip import SIPParseError
 
 # headers passed from a request/reply to the peer's (b2b_extra_headers() in records.c), besides Content-Type
 PASSED_HEADERS = ("supported", "allow", "proxy-require", "session-expires", "min-se", "event", "require",
                   "rseq", "subscription-state")
-BRIDGE_FLAGS = ("notify", "rollback-failed", "hold", "no-late-sdp", "propagate-avps", "provmedia-extra-headers",
-                "late_bye")
+BRIDGE_FLAGS = ("notify", "rollback-failed", "hold", "no-late-sdp", "propagate-avps", "provmedia-extra-headers")
 TODEL_LIFETIME = 30.0
 BRIDGE_RETRY_TIMEOUT = 2.1  # B2BL_BRIDGE_RETRY_TIMEOUT
 
@@ -590,6 +589,10 @@ class Module(ModuleBase):
         tup: Tuple = route["tuple"]
         entity: Entity = route["entity"]
         tup.bridge_flags = _bridge_flags(flags)
+        unknown = tup.bridge_flags - set(BRIDGE_FLAGS)
+        if unknown:
+            self._log_error(f"b2b_bridge(): unknown flags {', '.join(sorted(unknown))}")
+            return -1
         pending: list[NewEntity] = self._state(ctx).get("new", [])
         if not pending:
             self._log_error("at least one new client entity required for bridging")
@@ -1014,7 +1017,11 @@ class Module(ModuleBase):
             self._log_error("cannot bridge the requested entity")
             self._mark_todel(tup)
             return -1
-        late_bye = "late_bye" in _bridge_flags(flags)
+        names = _bridge_flags(flags)
+        if names - {"late_bye"}:
+            self._log_error(f"b2b_bridge_request(): unknown flags {', '.join(sorted(names - {'late_bye'}))}")
+            return -1
+        late_bye = "late_bye" in names
         if late_bye:
             tup.bridge_flags = {"late_bye"}
             tup.late_bye_entity = old
@@ -1282,16 +1289,17 @@ def _bridge_flags(text: str | None) -> set[str]:
 
 
 def _avp_headers(ctx: MsgContext, names: Any, values: Any) -> list[str]:
-    """Extra header lines from two AVPs: header names and their bodies (b2b_scenario_hdrs())."""
+    """Extra header lines from two AVPs, every value of each: header names and their bodies, paired in the
+    AVPs' order (b2b_scenario_hdrs())."""
     if names is None:
         return []
-    try:
-        hnames = names.get_all(ctx) if hasattr(names, "get_all") else [names.get(ctx)]
-        hvals = values.get_all(ctx) if values is not None and hasattr(values, "get_all") else \
-            ([values.get(ctx)] if values is not None else [])
-    except Exception:  # noqa: BLE001
-        return []
-    return [f"{n}: {v}" for n, v in zip(hnames, hvals) if n is not None]
+
+    def every(ref: Any) -> list:
+        if ref is None:
+            return []
+        found = ref.handler.get(ref._target(ctx), ref._arg(ctx), ALL)
+        return found if isinstance(found, list) else [found]
+    return [f"{n}: {v}" for n, v in zip(every(names), every(values)) if n is not None and v is not None]
 
 
 def _hold_sdp(sdp: bytes) -> bytes:

@@ -206,3 +206,12 @@ route[ent_rpl] {
     assert "entity reply 180" in logs and "entity reply 200" in logs
     assert "entity request ACK" in logs and "entity request OPTIONS" in logs
     assert bob.requests("OPTIONS")[0].header("require") == "timer"
+
+
+def test_an_update_is_passed_and_answered_even_with_an_invite_open():
+    proxy, alice, bob = call()
+    alice.answers["INVITE"] = 0
+    bob.request("INVITE", body=bob.body)  # alice holds this re-INVITE
+    bob.request("UPDATE", body=bob.body)
+    assert alice.requests("UPDATE")
+    assert bob.replies(200, "UPDATE")

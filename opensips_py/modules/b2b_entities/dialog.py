@@ -73,6 +73,7 @@ class B2BDialog:
     initial_t: Any = None           # tm transaction of the initial INVITE (server: UAS; client: UAC)
     uas_t: Any = None               # the request received on this dialog that we have not answered yet
     uac_t: Any = None               # an INVITE we sent on this dialog, without final reply yet
+    update_t: Any = None            # an UPDATE of the peer not answered yet (its own slot, no glare check)
     last_invite_cseq: int = 0       # the CSeq of our last INVITE (its ACK carries it)
     ack: bytes | None = None        # the last ACK we sent for a 2xx (sent again on a 2xx retransmission)
     ack_target: tuple | None = None

@@ -249,8 +249,8 @@ class Module(ModuleBase):
             except (SIPParseError, AttributeError):
                 cseq = 0
             dlg.remote_cseq = max(dlg.remote_cseq, cseq)
-            if method in ("UPDATE",):
-                pass
+            if method == "UPDATE":
+                dlg.update_t = t  # its own transaction slot (dlg->update_tran): no glare check
             elif _pending(dlg.uac_t):
                 # an INVITE of ours is still open on this dialog
                 self.tm.t_reply_trans(t, 491, "Request Pending")
@@ -262,7 +262,8 @@ class Module(ModuleBase):
                     return
                 self.tm.t_reply_trans(t, 200, "OK")
                 if dlg.uas_t.status < 200:
-                    self.tm.t_reply_trans(dlg.uas_t, 487, "Request Terminated")
+                    self.tm.t_reply_trans(dlg.uas_t, 487, "Request Terminated",
+                                          to_tag=dlg.local_tag if dlg.kind == SERVER else None)
                 dlg.uas_t = None
                 flags |= FL_TERM_BYE
             else:
@@ -526,7 +527,7 @@ class Module(ModuleBase):
                    contact: str | None = None) -> int:
         """b2b_send_reply(): a reply to the request the peer has open on this entity. 0 sent, -1 none.
         `contact`: the Contact URI to send instead of ours (a 3xx passed with pass-3xx-contact)."""
-        t = dlg.uas_t
+        t = dlg.update_t if method == "UPDATE" else dlg.uas_t
         if t is None or t.deleted or (t.method != method and not (method == "INVITE" and t is dlg.initial_t)):
             if dlg.initial_t is not None and method == "INVITE" and dlg.kind == SERVER \
                     and dlg.initial_t.status < 200:
@@ -567,6 +568,8 @@ class Module(ModuleBase):
                 dlg.state = State.CONFIRMED
         elif code >= 200 and dlg.uas_t is t:
             dlg.uas_t = None
+        elif code >= 200 and dlg.update_t is t:
+            dlg.update_t = None
         return 0
 
     # ---------------------------------------------------------------------------------- MI

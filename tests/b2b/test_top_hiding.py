@@ -215,3 +215,13 @@ def test_an_update_is_passed_and_answered_even_with_an_invite_open():
     bob.request("UPDATE", body=bob.body)
     assert alice.requests("UPDATE")
     assert bob.replies(200, "UPDATE")
+
+
+def test_a_refer_is_passed_with_its_refer_to_and_init_callid_hdr_names_the_call():
+    proxy = b2b_proxy(TOP_HIDING, params='modparam("b2b_logic", "init_callid_hdr", "X-Init-Callid")\n')
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    assert bob.requests("INVITE")[0].header("x-init-callid") == alice.call_id
+    alice.request("REFER", extra=["Refer-To: <sip:carol@192.0.2.30>"])
+    assert bob.requests("REFER")[0].header("refer-to") == "<sip:carol@192.0.2.30>"

@@ -57,6 +57,7 @@ class Module(ModuleBase):
         self.custom_headers = [h.strip().lower() for h in str(custom).split(";") if h.strip()]
         regexp = self.param("custom_headers_regexp")
         self.custom_re = re.compile(str(regexp)) if regexp else None
+        self.init_callid_hdr = str(self.param("init_callid_hdr") or "") or None
         self._hash = 0
 
     # ================================================================================== helpers
@@ -71,14 +72,19 @@ class Module(ModuleBase):
         self.core.logger.error(f"b2b_logic: {text}", "b2b_logic")
 
     def _extra_headers(self, msg: Any) -> list[str]:
-        """The header lines passed on to the peer (b2b_extra_headers())."""
+        """The header lines passed on to the peer (b2b_extra_headers(); a request's Refer-To too, as
+        b2b_logic_notify() adds it), and `init_callid_hdr: <Call-ID>` when that parameter is set."""
         lines = []
+        refer = msg.is_request and msg.method == "REFER"
         for hf in msg.headers:
             key = hf.key if isinstance(hf.key, str) else str(hf.key)
             name = hf.name.lower()
             if key in PASSED_HEADERS or name in PASSED_HEADERS or name in self.custom_headers or \
-                    (self.custom_re is not None and self.custom_re.search(hf.name)):
+                    (self.custom_re is not None and self.custom_re.search(hf.name)) or \
+                    refer and name in ("refer-to", "r"):
                 lines.append(f"{hf.name}: {hf.value}")
+        if self.init_callid_hdr and msg.call_id:
+            lines.append(f"{self.init_callid_hdr}: {msg.call_id}")
         return lines
 
     @staticmethod
@@ -202,6 +208,7 @@ class Module(ModuleBase):
         msg = ctx.msg
         tup = self._new_tuple(TOP_HIDING, req_route, reply_route)
         tup.vals.update(self._state(ctx).pop("vals", {}))
+        tup.extra_headers = self._extra_headers(msg)
         server = self._server_entity(ctx, tup, None, None)
         if server is None:
             del self.tuples[tup.key]
@@ -232,6 +239,7 @@ class Module(ModuleBase):
             return None
         tup = self._new_tuple(scenario, req_route, reply_route)
         tup.vals.update(self._state(ctx).pop("vals", {}))
+        tup.extra_headers = self._extra_headers(msg)
         server = self._server_entity(ctx, tup, servers[0].id, servers[0].adv_contact)
         if server is None:
             del self.tuples[tup.key]
@@ -698,7 +706,7 @@ class Module(ModuleBase):
         entity = self._client_entity(
             None, tup, new.id, req_uri=new.dest_uri, to_uri=f"<{new.dest_uri}>", from_uri=from_uri,
             body=body or b"", content_type="application/sdp" if body else None, cseq=1, dst_uri=new.proxy,
-            sock=sock, headers=list(new.headers), adv_contact=new.adv_contact)
+            sock=sock, headers=tup.extra_headers + list(new.headers), adv_contact=new.adv_contact)
         if entity is None:
             return None
         entity.sdp_type = SDP_NORMAL if body else SDP_LATE

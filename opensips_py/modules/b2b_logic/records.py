@@ -95,6 +95,7 @@ class Tuple:
     local_contact: str = ""
     late_bye_entity: Entity | None = None
     dropped: list[Entity] = field(default_factory=list)  # unlinked entities whose BYE is still going on
+    extra_headers: list[str] = field(default_factory=list)  # passed headers of the initial INVITE
 
     @property
     def key(self) -> str:

@@ -225,3 +225,15 @@ def test_a_refer_is_passed_with_its_refer_to_and_init_callid_hdr_names_the_call(
     assert bob.requests("INVITE")[0].header("x-init-callid") == alice.call_id
     alice.request("REFER", extra=["Refer-To: <sip:carol@192.0.2.30>"])
     assert bob.requests("REFER")[0].header("refer-to") == "<sip:carol@192.0.2.30>"
+
+
+def test_b2bl_from_spec_param_gives_the_from_of_the_callee_leg():
+    proxy = b2b_proxy(TOP_HIDING.replace('b2b_init_request("top hiding");',
+                                         '$var(b2bl_from) = "\\"Call ID\\" <sip:user@opensips.org>";\n'
+                                         '    b2b_init_request("top hiding");'),
+                      params='modparam("b2b_logic", "b2bl_from_spec_param", "$var(b2bl_from)")\n')
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    frm = bob.requests("INVITE")[0].from_
+    assert frm.display_name == "Call ID" and frm.uri_text == "sip:user@opensips.org"

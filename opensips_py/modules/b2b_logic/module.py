@@ -58,7 +58,46 @@ class Module(ModuleBase):
         regexp = self.param("custom_headers_regexp")
         self.custom_re = re.compile(str(regexp)) if regexp else None
         self.init_callid_hdr = str(self.param("init_callid_hdr") or "") or None
+        self.from_spec = self._compile_spec(self.param("b2bl_from_spec_param"), "b2bl_from_spec_param")
         self._hash = 0
+
+    def _compile_spec(self, text: Any, what: str) -> Any:
+        """A pseudo-variable named by a modparam (read per call): core variables first, then the modules'."""
+        if not text:
+            return None
+        import opensips_py.script.pv_core  # noqa: F401  (registers the core variables)
+        from opensips_py.config.pvar import PVarSyntaxError, parse_pvar_token
+        from opensips_py.script.pvars import CORE_HANDLERS, UnknownPseudoVariable, compile_pvar
+
+        def resolve(name: str):
+            found = CORE_HANDLERS.get(name)
+            for module in [self, *getattr(self.core, "modules", {}).values()]:
+                if found is not None:
+                    break
+                found = module.pvars().get(name)
+            return found
+        try:
+            node = parse_pvar_token(str(text)) if str(text).startswith("$") else None
+            if node is None:
+                raise PVarSyntaxError(str(text))
+            return compile_pvar(node, resolve, lambda transformation: (lambda ctx, value: value))
+        except (PVarSyntaxError, UnknownPseudoVariable) as exc:
+            raise ModuleInitError(f"b2b_logic: bad pseudo-variable in {what}: {text!r}") from exc
+
+    def _from_of(self, ctx: MsgContext) -> str:
+        """get_b2bl_from(): the From of the client legs from `b2bl_from_spec_param` when it holds a name-addr,
+        else the caller's display name and URI (b2b_msg_get_from())."""
+        if self.from_spec is not None:
+            value = self.from_spec.get(ctx)
+            if isinstance(value, str) and value.strip():
+                from opensips_py.sip.headers import parse_name_addr
+                try:
+                    found = parse_name_addr(value.strip(), "From")
+                except SIPParseError:
+                    self._log_error(f"failed to parse the b2bl_from value {value!r}")
+                else:
+                    return (f'"{found.display_name}" ' if found.display_name else "") + f"<{found.uri_text}>"
+        return _from_of(ctx.msg)
 
     # ================================================================================== helpers
     @staticmethod
@@ -177,7 +216,7 @@ class Module(ModuleBase):
         dlg = self.ent.server_new(ctx, tup.local_contact, tup.key, self._notify)
         if dlg is None:
             return None
-        entity = Entity(SERVER, ent_id, dlg, in_sdp=msg.body or b"", from_uri=_from_of(msg),
+        entity = Entity(SERVER, ent_id, dlg, in_sdp=msg.body or b"", from_uri=self._from_of(ctx),
                         dest_uri=msg.to.uri_text)
         tup.servers.append(entity)
         return entity
@@ -216,7 +255,7 @@ class Module(ModuleBase):
         ruri = ctx.new_uri or msg.ruri_text
         sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
         client = self._client_entity(
-            ctx, tup, None, req_uri=ruri, to_uri=_to_of(ctx, msg, preserve_to), from_uri=_from_of(msg),
+            ctx, tup, None, req_uri=ruri, to_uri=_to_of(ctx, msg, preserve_to), from_uri=self._from_of(ctx),
             body=msg.body or b"", content_type=self._content_type(msg), cseq=msg.cseq.number,
             dst_uri=ctx.dst_uri, sock=sock, headers=self._extra_headers(msg), adv_contact=None,
             max_forwards=_max_forwards(msg))
@@ -246,7 +285,7 @@ class Module(ModuleBase):
             return None
         spec = clients[0]
         sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
-        from_uri = _from_of(msg)
+        from_uri = self._from_of(ctx)
         if spec.from_dname:
             from_uri = f'"{spec.from_dname}" <{msg.from_.uri_text}>'
         client = self._client_entity(
@@ -1047,7 +1086,7 @@ class Module(ModuleBase):
             self._mark_todel(tup)
             return -1
         body = msg.body or b""
-        entity = Entity(SERVER, None, dlg, in_sdp=body, from_uri=_from_of(msg), dest_uri=msg.to.uri_text)
+        entity = Entity(SERVER, None, dlg, in_sdp=body, from_uri=self._from_of(ctx), dest_uri=msg.to.uri_text)
         tup.servers.append(entity)
         entity.peer, bridging.peer = bridging, entity
         bridging.no, entity.no = 0, 1

@@ -84,11 +84,15 @@ def test_a_rejected_call_is_relayed_and_the_ack_of_it_stays_here():
     busy = alice.replies(486)[0]
     assert busy.to.tag.startswith("B2B.")
     assert len(bob.requests("ACK")) == 1  # tm's ACK of bob's 486, nothing else
-    alice_ack = alice._ack(1)
-    raw = alice_ack.replace(f"To: {alice.remote_uri};tag=".encode(), f"To: {alice.remote_uri};tag={busy.to.tag}".encode())
-    proxy.send(raw, ALICE)
+    # the ACK of the 486: the INVITE's Via branch, the 486's To-tag (RFC 3261 §17.1.1.3)
+    alice.remote_tag, alice.remote_target = busy.to.tag, "sip:bob@192.0.2.20:5060"
+    invite_via = parse_message(alice.sent_invite).header("via")
+    ack = alice._ack(1)
+    ack = ack.replace(ack.split(b"\r\n")[1], f"Via: {invite_via}".encode())
+    proxy.send(ack, ALICE)
     assert len(bob.requests("ACK")) == 1
     proxy.net.advance(31)
+    assert len(alice.replies(486)) == 1  # the ACK stopped the retransmissions
     assert proxy.core.modules["b2b_logic"].tuples == {}
 
 

@@ -296,3 +296,38 @@ def test_an_unknown_bridge_flag_fails_the_bridge():
     alice.request("REFER", extra=["Refer-To: <sip:carol@192.0.2.30:5060>"])
     assert not carol.requests("INVITE")
     assert any("unknown flags bogus" in line for line in proxy.logs)
+
+
+TRIGGER = """modparam("b2b_logic", "script_req_route", "b2b_logic_request")
+route {
+    b2b_server_new("caller");
+    b2b_client_new("callee", $ru);
+    b2b_init_request("main");
+    exit;
+}
+route[b2b_logic_request] {
+    if ($rm == "REFER") {
+        b2b_send_reply(202, "Accepted");
+        b2b_trigger_scenario("click2dial", "n", "carol,sip:carol@192.0.2.30:5060", , ,
+                             "media,sip:media@192.0.2.40:5060");
+        exit;
+    }
+    b2b_pass_request();
+}
+"""
+
+
+def test_trigger_scenario_calls_two_parties_and_notifies_the_referrer():
+    proxy = b2b_proxy(TRIGGER)
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    carol = UA("carol", CAROL).attach(proxy)
+    media = UA("media", MEDIA).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    alice.request("REFER", extra=["Refer-To: <sip:carol@192.0.2.30:5060>"])
+    assert carol.requests("INVITE")[0].body == b""  # carol makes the offer
+    assert b"192.0.2.30" in media.requests("INVITE")[0].body
+    assert b"192.0.2.40" in carol.requests("ACK")[0].body
+    assert [n.body for n in alice.requests("NOTIFY")] == [b"SIP/2.0 100 Trying", b"SIP/2.0 200 OK"]
+    assert not alice.requests("BYE")  # the referrer's call goes on
+    assert len(proxy.core.modules["b2b_logic"].tuples) == 2

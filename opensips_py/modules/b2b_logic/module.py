@@ -427,7 +427,8 @@ class Module(ModuleBase):
             if code >= 200 and entity is last and tup.bridge_initiator is not None:
                 if "notify" in tup.bridge_flags:
                     self._send_bridge_notify(tup, tup.bridge_initiator, msg, code)
-                if 200 <= code < 300 or "rollback-failed" not in tup.bridge_flags:
+                if (200 <= code < 300 or "rollback-failed" not in tup.bridge_flags) and \
+                        "keep-initiator" not in tup.bridge_flags:
                     self._end_dialog(tup, tup.bridge_initiator)
                     tup.bridge_initiator = None
             if code >= 300:
@@ -1160,13 +1161,19 @@ class Module(ModuleBase):
         tup.state = BRIDGING_STATE
         return 0
 
-    def trigger_scenario(self, scenario: str, first: tuple, second: tuple, values: dict[str, str]) -> Tuple | None:
+    def trigger_scenario(self, scenario: str, first: tuple | NewEntity, second: tuple | NewEntity,
+                         values: dict[str, str], notify_entity: Entity | None = None) -> Tuple | None:
         """b2bl_init_extern(): a session that calls two new client entities: the first gets an INVITE
-        without SDP, its offer goes to the second, the answer back in the first one's ACK."""
+        without SDP, its offer goes to the second, the answer back in the first one's ACK. `notify_entity`
+        (b2b_trigger_scenario()'s "n"): it gets the RFC 3515 NOTIFYs of the outcome and is kept."""
         tup = self._new_tuple(scenario, self.req_route, self.reply_route)
         tup.vals.update(values)
-        p1 = self._placeholder(NewEntity(CLIENT, first[0], dest_uri=first[1], from_dname=first[2]))
-        p2 = self._placeholder(NewEntity(CLIENT, second[0], dest_uri=second[1], from_dname=second[2]))
+        specs = [e if isinstance(e, NewEntity) else NewEntity(CLIENT, e[0], dest_uri=e[1], from_dname=e[2])
+                 for e in (first, second)]
+        p1, p2 = self._placeholder(specs[0]), self._placeholder(specs[1])
+        if notify_entity is not None:
+            tup.bridge_initiator = notify_entity
+            self._send_bridge_notify(tup, notify_entity, None, 0)
         entity = self._new_client(tup, p2, p1, None)
         if entity is None:
             self._delete_tuple(tup)
@@ -1175,8 +1182,42 @@ class Module(ModuleBase):
         tup.bridge_entities[0], tup.bridge_entities[1] = entity, p2
         tup.state = BRIDGING_STATE
         tup.bridge_flags = {"no-old-ent"}
+        if notify_entity is not None:
+            tup.bridge_flags |= {"notify", "keep-initiator"}
         self._set_lifetime(tup, 60)
         return tup
+
+    def b2b_trigger_scenario(self, ctx: MsgContext, scenario: str, params: str | None, peer1: str,
+                             extra_headers_peer1=None, extra_headers_contents_peer1=None, peer2: str = "",
+                             extra_headers_peer2=None, extra_headers_contents_peer2=None) -> int:
+        """script_trigger_scenario(): peers as "id,uri[,proxy[,display name]]"; params "n[,session key[,
+        party]]" sends the NOTIFYs to the current entity, or to entity 0/1 of the session named."""
+        specs = []
+        for text, names, values in ((peer1, extra_headers_peer1, extra_headers_contents_peer1),
+                                    (peer2, extra_headers_peer2, extra_headers_contents_peer2)):
+            parts = [p.strip() for p in (text or "").split(",")]
+            if len(parts) < 2 or not parts[0] or not parts[1]:
+                self._log_error(f"b2b_trigger_scenario(): bad entity {text!r} (id,uri[,proxy[,display]])")
+                return -1
+            specs.append(NewEntity(CLIENT, parts[0], dest_uri=parts[1],
+                                   proxy=parts[2] if len(parts) > 2 and parts[2] else None,
+                                   from_dname=parts[3] if len(parts) > 3 and parts[3] else None,
+                                   headers=_avp_headers(ctx, names, values)))
+        notify_entity = None
+        fields = [p.strip() for p in (params or "").split(",")]
+        if fields[0].startswith("n"):
+            if len(fields) > 1 and fields[1]:
+                other = self.find_tuple(fields[1])
+                party = 1 if len(fields) > 2 and fields[2].startswith("1") else 0
+                target = other.bridge_entities[party] if other is not None else None
+                if target is None or target.disconnected:
+                    self._log_error(f"b2b_trigger_scenario(): cannot notify entity {party} of {fields[1]}")
+                else:
+                    notify_entity = target
+            else:
+                route = self._route_ctx(ctx)
+                notify_entity = route["entity"] if route is not None else None
+        return 1 if self.trigger_scenario(scenario, specs[0], specs[1], {}, notify_entity) is not None else -1
 
     def terminate_call(self, key: str) -> int:
         """b2bl_terminate_call(): BYE (or CANCEL) to every entity, the session deleted later."""

@@ -1,9 +1,9 @@
-"""The storage behind OpenSIPS's db_url: one table API (db/api.py) over SQLite and PostgreSQL.
+"""The storage behind OpenSIPS's db_url: one table API (db/api.py) over SQLite, PostgreSQL and MySQL/MariaDB.
 
 A module that stores things (usrloc, dialog, auth_db…) opens its db_url through `open_database()`, which
 finds the driver module the URL names among the loaded modules (db_sqlite for sqlite://, db_postgres for
-postgres://), as OpenSIPS's db_bind_mod() does, and gets a connection shared by every module using the
-same URL. MySQL URLs are refused with a clear message: opensips-py has no MySQL driver.
+postgres://, db_mysql for mysql://), as OpenSIPS's db_bind_mod() does, and gets a connection shared by every
+module using the same URL.
 """
 from __future__ import annotations
 
@@ -25,18 +25,16 @@ def connect(url: str | DbUrl, **options: Any) -> Database:
     if parsed.driver_module == "db_postgres":
         from opensips_py.db.postgres import PostgresDatabase
         return PostgresDatabase(parsed, **options)
-    raise UnsupportedDatabase(f"{parsed.redacted()}: MySQL is not supported by opensips-py (no MySQL driver); "
-                              f"use sqlite:///path or postgres://user:password@host/database")
+    from opensips_py.db.mysql import MySQLDatabase
+    return MySQLDatabase(parsed, **options)
 
 
 def open_database(core: Any, url_text: str, owner: str) -> Database:
-    """The connection for `owner`'s db_url, through the loaded driver module (db_sqlite, db_postgres).
+    """The connection for `owner`'s db_url, through the loaded driver module (db_sqlite, db_postgres, db_mysql).
 
     Raises BadDatabaseURL, UnsupportedDatabase (driver not loaded or not available) or
     DatabaseUnavailable (cannot reach it)."""
     url = parse_db_url(url_text)
-    if url.driver_module == "db_mysql":
-        connect(url)  # raises the "not supported" error
     modules = getattr(core, "modules", {}) or {}
     driver = modules.get(url.driver_module)
     if driver is None or not callable(getattr(driver, "database", None)):

@@ -43,3 +43,204 @@ EXPORTS = ModuleExports(
         Dependency(("clusterer",), when_param="cluster_id", unless_values=(0,)),
     ),
 )
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+
+import fnmatch  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+
+from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
+
+log = logging.getLogger("opensips_py.modules.cachedb_local")
+
+DEFAULT_COLLECTION = "default"
+
+
+class Collection:
+    """One hash table of cachedb_local: key -> (value, expiry on the monotonic clock or 0 for never).
+
+    The return codes are lcache's (hash.c), which the core cache_* functions pass on (0 turned into 1):
+    fetch 1 / -2 not found or expired; counter fetch 1 / -2 not found / -3 not a number; add -1 when the
+    stored value is not a number."""
+
+    def __init__(self, name: str, replicated: bool = False, clock=time.monotonic) -> None:
+        self.name = name
+        self.replicated = replicated
+        self.clock = clock  # the proxy's clock (virtual in tests)
+        self._items: dict[str, tuple[str | int, float]] = {}
+
+    def _live(self, key: str) -> tuple[str | int, float] | None:
+        item = self._items.get(key)
+        if item is not None and item[1] and item[1] <= self.clock():
+            del self._items[key]
+            return None
+        return item
+
+    def store(self, key: str, value: str | int, expires: int = 0) -> int:
+        self._items[key] = (value, self.clock() + expires if expires and expires > 0 else 0.0)
+        return 1
+
+    def fetch(self, key: str) -> str | None:
+        item = self._live(key)
+        return None if item is None else str(item[0])
+
+    def remove(self, key: str) -> int:
+        self._items.pop(key, None)
+        return 1
+
+    def add(self, key: str, delta: int, expires: int = 0) -> int | None:
+        """The counter after adding `delta` (a missing key starts at 0), None when the value is no number."""
+        item = self._live(key)
+        current = 0
+        if item is not None:
+            try:
+                current = int(item[0])
+            except (TypeError, ValueError):
+                return None
+        new = current + delta
+        self.store(key, new, expires)
+        return new
+
+    def counter(self, key: str) -> int:
+        """The counter value, or -2 (missing) / -3 (not a number) as lcache_htable_fetch_counter()."""
+        item = self._live(key)
+        if item is None:
+            return -2
+        try:
+            return int(item[0])
+        except (TypeError, ValueError):
+            return -3
+
+    def keys(self, glob: str) -> list[str]:
+        return [k for k in list(self._items) if self._live(k) is not None and fnmatch.fnmatchcase(k, glob)]
+
+    def remove_matching(self, glob: str) -> int:
+        keys = self.keys(glob)
+        for key in keys:
+            del self._items[key]
+        return len(keys)
+
+    def sweep(self) -> None:
+        for key in list(self._items):
+            self._live(key)
+
+
+def parse_collections(text: str) -> dict[str, Collection]:
+    """cache_collections: "name[/r][ = size]; …" (the size, a power of two, only sizes OpenSIPS's buckets)."""
+    found = {DEFAULT_COLLECTION: Collection(DEFAULT_COLLECTION)}
+    for part in (text or "").split(";"):
+        name = part.split("=", 1)[0].strip()
+        if not name:
+            continue
+        replicated = name.endswith("/r")
+        name = name[:-2].strip() if replicated else name
+        found[name] = Collection(name, replicated)
+    return found
+
+
+def parse_local_url(url: str) -> tuple[str | None, str]:
+    """cachedb_url "local://" / "local:group://" / "local:group:///collection" -> (group, collection)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.startswith("local"):
+        raise ValueError(f"cachedb_url {url!r} is not a local:// URL")
+    group = scheme.partition(":")[2] or None
+    collection = rest.lstrip("/") or DEFAULT_COLLECTION
+    return group, collection
+
+
+class Module(ModuleBase):
+    """In-memory collections behind the engines "local" and "local:<group>" of the core cache_* functions.
+
+    Python API for other modules (sql_cacher, the core cache_* functions): `collection_for(engine)` gives the
+    Collection a cachedb URL or engine name designates, or None when no cachedb_url of this module names it."""
+
+    exports = EXPORTS
+
+    groups: dict | None = None  # set up by init(), or earlier by a module that asks for a collection first
+
+    def init(self) -> None:
+        if self.groups is None:
+            self._set_up()
+        period = self.int_param("cache_clean_period")
+        if period > 0 and hasattr(self.core, "add_timer"):
+            self._schedule_sweep(period)
+
+    def _set_up(self) -> None:
+        self.collections = parse_collections(str(self.param("cache_collections") or ""))
+        if hasattr(self.core, "now"):
+            for collection in self.collections.values():
+                collection.clock = lambda: self.core.now
+        groups: dict[str | None, Collection] = {}
+        urls = [str(u) for u in self.param_values("cachedb_url")] or ["local://"]
+        for url in urls:
+            try:
+                group, name = parse_local_url(url)
+            except ValueError as exc:
+                raise ModuleInitError(f"cachedb_local: {exc}") from None
+            collection = self.collections.get(name)
+            if collection is None:
+                raise ModuleInitError(f"cachedb_local: cachedb_url {url!r} names collection {name!r}, which "
+                                      f"cache_collections does not declare")
+            if group in groups:
+                raise ModuleInitError(f"cachedb_local: two cachedb_url settings for the group "
+                                      f"{group or '(none)'}")
+            groups[group] = collection
+        self.groups = groups
+
+    def _schedule_sweep(self, period: int) -> None:
+        def sweep(now: float) -> None:
+            for collection in self.collections.values():
+                collection.sweep()
+            self._schedule_sweep(period)
+        self.core.add_timer(self.core.now + period, sweep)
+
+    def collection_for(self, engine: str) -> Collection | None:
+        """The collection of an engine name ("local", "local:group1") or of a full cachedb URL."""
+        if self.groups is None:
+            self._set_up()
+        if "://" in engine:
+            group, _ = parse_local_url(engine)
+        else:
+            scheme, _, group = engine.partition(":")
+            if scheme != "local":
+                return None
+            group = group or None
+        return self.groups.get(group)
+
+    # ------------------------------------------------------------------------------------------ script
+    def cache_remove_chunk(self, ctx, collection: str | None, glob: str) -> int:
+        target = self.collections.get(collection or DEFAULT_COLLECTION)
+        if target is None:
+            log.error("cachedb_local: collection %s not found", collection)
+            return -1
+        target.remove_matching(glob)
+        return 1
+
+    # ------------------------------------------------------------------------------------------ MI
+    def mi_commands(self) -> dict:
+        return {"cache_remove_chunk": self._mi_remove_chunk, "cache_fetch_chunk": self._mi_fetch_chunk}
+
+    def _mi_collection(self, params, error: tuple[int, str]) -> tuple[Collection, str]:
+        from opensips_py.mi.errors import MIError
+        if isinstance(params, dict):
+            glob, name = params.get("glob"), params.get("collection")
+        else:
+            items = list(params or [])
+            glob, name = (items + [None, None])[:2]
+        if glob is None:
+            raise MIError(-32602, "Invalid params")
+        collection = self.collections.get(str(name) if name else DEFAULT_COLLECTION)
+        if collection is None:
+            raise MIError(*error)
+        return collection, str(glob)
+
+    def _mi_remove_chunk(self, params) -> str:
+        collection, glob = self._mi_collection(params, (500, "Internal error"))
+        collection.remove_matching(glob)
+        return "OK"
+
+    def _mi_fetch_chunk(self, params) -> dict:
+        collection, glob = self._mi_collection(params, (400, "Internal Error"))
+        return {"keys": [{"name": k, "value": collection.fetch(k)} for k in collection.keys(glob)]}

@@ -22,3 +22,41 @@ EXPORTS = ModuleExports(
         Dependency(("tls_mgm",), when_param="use_tls", unless_values=(0,)),
     ),
 )
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+
+from opensips_py.modules.base import ModuleBase  # noqa: E402
+
+
+class Module(ModuleBase):
+    """The MySQL/MariaDB driver (PyMySQL): one shared connection per URL, opened on first use.
+
+    timeout_interval and exec_query_threshold are applied; max_db_retries/max_db_queries are accepted (a
+    lost connection is reopened by the next query), ps_max_col_size has nothing to size (no prepared-statement
+    buffers), use_tls needs tls_mgm and is not wired to PyMySQL's TLS yet: a `tls_domain=` URL is refused."""
+
+    exports = EXPORTS
+
+    _databases: dict[str, object] | None = None
+
+    def database(self, url):
+        """The connection for a parsed mysql:// URL (opensips_py.db.DbUrl), opened on first use."""
+        from opensips_py.db.api import UnsupportedDatabase
+        from opensips_py.db.mysql import MySQLDatabase
+        if url.params and "tls_domain" in url.params:
+            raise UnsupportedDatabase(f"{url.redacted()}: db_mysql over TLS (tls_domain=) is not supported by "
+                                      f"opensips-py")
+        if self._databases is None:
+            self._databases = {}
+        db = self._databases.get(url.text)
+        if db is None:
+            db = MySQLDatabase(url, timeout=self.int_param("timeout_interval"),
+                               query_threshold_us=self.int_param("exec_query_threshold"))
+            self._databases[url.text] = db
+        return db
+
+    def destroy(self) -> None:
+        for db in (self._databases or {}).values():
+            db.close()
+        self._databases = None

@@ -9,7 +9,10 @@ sipssert/tasks/*.py @3d043f8), with addresses and paths mapped into the workspac
     opensips-cli        → its script, or `-x mi CMD …` through `opensips-py mi`
     generic             → its args run on this machine (cp, sqlite3, shell scripts: the images' tools)
     sleep               → a pause
-    mysql               → skipped: needs a MySQL server
+    mysql               → a throw-away MariaDB (opensips_py.sipssert.mariadb) at the task's ip:3306, root
+                          from MYSQL_ROOT_HOST without password, the scenario's *.sql/*.sh run as the
+                          image's /docker-entrypoint-initdb.d; `healthy` once they ran  (daemon)
+    mysql-client        → Debian's mariadb client (or its `script` with bash) against host/port/user/database
 """
 from __future__ import annotations
 
@@ -273,10 +276,41 @@ class TaskBuilder:
         return Launch([], sleep=seconds)
 
     def _mysql(self, d: dict[str, Any]) -> Launch:
-        raise TaskSkip("needs a MySQL server (task type mysql); not started by this runner")
+        from opensips_py.sipssert.mariadb import READY_LINE
+        if shutil.which("mariadbd") is None and not os.access("/usr/sbin/mariadbd", os.X_OK):
+            raise TaskSkip("task type mysql needs MariaDB (Debian package mariadb-server)")
+        env = {str(k): self.ws.map(str(v)) for k, v in (d.get("env") or {}).items()}
+        ip = self.ws.map(str(d["ip"])) if d.get("ip") else self.allocate_ip(d.get("network"))
+        password = str(d.get("root_password") or env.get("MYSQL_ROOT_PASSWORD") or "")
+        argv = [self.python, "-m", "opensips_py.sipssert.mariadb", "--ip", ip, "--port", _port(d.get("port", 3306)),
+                "--root-host", env.get("MYSQL_ROOT_HOST", "%"), "--init-dir", str(self.ws.scenario_dir)]
+        if password:
+            argv += ["--root-password", password]
+        if env.get("MYSQL_DATABASE"):
+            argv += ["--database", env["MYSQL_DATABASE"]]
+        return Launch(argv, cwd=self.ws.scenario_dir, ready_log=READY_LINE)
 
     def _mysql_client(self, d: dict[str, Any]) -> Launch:
-        raise TaskSkip("needs a MySQL server (task type mysql-client)")
+        client = shutil.which("mariadb") or shutil.which("mysql")
+        if client is None:
+            raise TaskSkip("task type mysql-client needs the mariadb client (Debian package mariadb-client)")
+        # the image's client finds its server through its options file: one in a home of the task's own
+        home = self.ws.scenario_dir / f".mysql-client-{str(d.get('name', 'task')).replace('/', '_')}"
+        home.mkdir(exist_ok=True)
+        options = ["[client]", f"user={d.get('user', 'root')}", f"port={_port(d.get('port', 3306))}"]
+        options.append(f"host={self.ws.map(str(d['host']))}" if d.get("host") else "socket=/var/run/mysqld/mysqld.sock")
+        if d.get("password"):
+            options.append(f"password={d['password']}")
+        if d.get("database"):
+            options.append(f"database={d['database']}")
+        (home / ".my.cnf").write_text("\n".join(options) + "\n")
+        env = {"HOME": str(home)}
+        args = [self.ws.map(a) for a in config_args(d)]
+        if d.get("script"):
+            return Launch([shutil.which("bash") or "sh", self.path_in(d, str(d["script"])), *args], env=env,
+                          cwd=self.ws.scenario_dir)
+        extra = [self.ws.map(o) for o in str(d.get("options") or "").split()]
+        return Launch([client, *extra, *args], env=env, cwd=self.ws.scenario_dir)
 
 
 # ------------------------------------------------------------------------------------------------ faketime

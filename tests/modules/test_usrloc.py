@@ -167,11 +167,12 @@ def test_an_unreachable_db_url_refuses_the_start_with_a_clear_message():
     assert "secret" not in refused.value.report
 
 
-def test_a_mysql_db_url_is_refused_as_unsupported():
+def test_an_unreachable_mysql_db_url_refuses_the_start_with_the_cause():
     with pytest.raises(StartupFailure) as refused:
-        proxy('loadmodule "db_mysql.so"\nmodparam("usrloc", "db_url", "mysql://u:p@127.0.0.1/opensips")\n'
+        proxy('loadmodule "db_mysql.so"\nmodparam("usrloc", "db_url", "mysql://u:secret@127.0.0.1:47499/opensips")\n'
               'modparam("usrloc", "db_mode", 1)\n')
-    assert "MySQL is not supported by opensips-py" in refused.value.report
+    assert "cannot connect to mysql://u:***@127.0.0.1:47499/opensips" in refused.value.report
+    assert "secret" not in refused.value.report
 
 
 def test_a_table_with_another_version_refuses_the_start(tmp_path):

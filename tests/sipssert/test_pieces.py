@@ -148,10 +148,13 @@ def test_generic_tasks_run_local_tools_with_mapped_paths(built):
     assert check[-2:] == [f"{ws.scenario_dir}/scripts/sqlite-register.sh", "unregister"]
 
 
-def test_mysql_task_is_a_skip_with_its_reason(tmp_path):
+def test_mysql_task_is_a_mariadb_at_the_task_address(tmp_path):
     ws = Workspace.create(SUITE / "registration" / "01.no-db", {}, base=tmp_path)
-    with pytest.raises(TaskSkip, match="MySQL"):
-        TaskBuilder(ws, "x", ["opensips-py"]).build({"name": "db", "type": "mysql"})
+    launch = TaskBuilder(ws, "x", ["opensips-py"]).build(
+        {"name": "db", "type": "mysql", "ip": "192.168.52.2", "env": {"MYSQL_ROOT_HOST": "192.168.52.%"}})
+    assert launch.argv[1:] == ["-m", "opensips_py.sipssert.mariadb", "--ip", "127.0.52.2", "--port", "3306",
+                               "--root-host", "127.0.52.%", "--init-dir", str(ws.scenario_dir)]
+    assert launch.ready_log is not None  # `healthy:` waits for the init files
 
 
 def test_args_split_like_sipssert():

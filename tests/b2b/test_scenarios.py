@@ -331,3 +331,29 @@ def test_trigger_scenario_calls_two_parties_and_notifies_the_referrer():
     assert [n.body for n in alice.requests("NOTIFY")] == [b"SIP/2.0 100 Trying", b"SIP/2.0 200 OK"]
     assert not alice.requests("BYE")  # the referrer's call goes on
     assert len(proxy.core.modules["b2b_logic"].tuples) == 2
+
+
+def test_entity_pv_fields_of_the_current_and_bridged_entities():
+    proxy = b2b_proxy("""modparam("b2b_logic", "script_req_route", "b2b_logic_request")
+route {
+    b2b_server_new("caller");
+    b2b_client_new("callee", $ru);
+    b2b_init_request("pv");
+    xlog("main: $b2b_logic.entity(id) $b2b_logic.entity(fromtag)\\n");
+    exit;
+}
+route[b2b_logic_request] {
+    xlog("req: $b2b_logic.entity(id) from=$b2b_logic.entity(fromtag) to=$(b2b_logic.entity(totag)[1]) "
+         "callid1=$(b2b_logic.entity(callid)[1])\\n");
+    b2b_pass_request();
+}
+""")
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    bob.request("OPTIONS")
+    callee_callid = bob.requests("INVITE")[0].call_id
+    our_tag = bob.requests("INVITE")[0].from_.tag
+    logs = proxy.script_logs()
+    assert "main: caller alice-tag" in logs
+    assert f"req: callee from=bob-tag to={our_tag} callid1={callee_callid}" in logs

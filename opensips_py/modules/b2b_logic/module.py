@@ -1253,9 +1253,16 @@ class Module(ModuleBase):
             tup = self._tuple_of(ctx)
             if tup is None:
                 return None
+            current = [e for e in tup.bridge_entities[:2] if e is not None]
             if index is None:
+                # pv_get_entity(): the current entity among the two bridged ones, by its key in the b2b
+                # routes, by the message's Call-ID elsewhere
                 route = self._route_ctx(ctx)
-                ent = route["entity"] if route is not None else None
+                if route is not None:
+                    ent = route["entity"] if route["entity"] in current else None
+                else:
+                    call_id = ctx.msg.call_id if ctx.msg is not None else None
+                    ent = next((e for e in current if e.dlg is not None and e.dlg.call_id == call_id), None)
             else:
                 try:
                     ent = tup.bridge_entities[int(index)] if int(index) in (0, 1) else None
@@ -1273,10 +1280,11 @@ class Module(ModuleBase):
                 return None
             if field == "callid":
                 return dlg.call_id
+            # the entity's dlginfo: fromtag is the peer's tag, totag ours (for servers and clients alike)
             if field == "fromtag":
-                return dlg.remote_tag if dlg.kind == SERVER else dlg.local_tag
+                return dlg.remote_tag
             if field == "totag":
-                return dlg.local_tag if dlg.kind == SERVER else dlg.remote_tag
+                return dlg.local_tag
             return None
 
         def ctx_get(ctx, arg, index):

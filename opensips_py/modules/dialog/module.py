@@ -1513,10 +1513,8 @@ class Module(ModuleBase):
             if invite_t is not None and self.tm.t_reply_trans(invite_t, 502, "Bad Gateway", to_tag=remote_tag) < 0:
                 self._log(-1, "failed to send 502 on the INVITE transaction after the PRACK failed")
 
-        t = self.tm.t_uac(request, callback=answered)
-        if t is not None:
-            t.data["dialog"] = dialog
-        return t is not None
+        request.data["dialog"] = dialog  # the dialog is current in local_route ($DLG_*), as in OpenSIPS
+        return self.tm.t_uac(request, callback=answered) is not None
 
     def send_request(self, dialog: Dialog, dst: int, src: int, method: str, body: bytes = b"",
                      content_type: str | None = None, extra: list[str] | None = None,
@@ -1549,10 +1547,8 @@ class Module(ModuleBase):
             if on_reply is not None:
                 on_reply(t, p)
 
-        t = self.tm.t_uac(request, callback=answered)
-        if t is not None:
-            t.data["dialog"] = dialog
-        return t is not None
+        request.data["dialog"] = dialog  # the dialog is current in local_route ($DLG_*), as in OpenSIPS
+        return self.tm.t_uac(request, callback=answered) is not None
 
     # ================================================================================== pseudo-variables
     def pvars(self) -> dict[str, Handler]:

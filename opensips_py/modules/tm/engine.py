@@ -36,7 +36,7 @@ from opensips_py.runtime.forward import (
     target_of_uri,
 )
 from opensips_py.script.context import MsgContext, Send
-from opensips_py.sip import REASON_PHRASES, URI, SIPParseError
+from opensips_py.sip import REASON_PHRASES, URI, SIPParseError, parse_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from opensips_py.script.context import Branch, ListenSocket, ReceiveInfo
@@ -1058,6 +1058,9 @@ class TransactionLayer:
             branch.last_received = code
             if decision.relay_current:
                 winner_index = index
+        if decision.pick and winner_index >= 0 and t.request is not None and (
+                t.on_failure is not None or (t.callbacks is not None and t.callbacks.types_set & CB_ON_FAILURE)):
+            self._run_failure_handlers(t, winner_index, index)  # a request local_route kept (run_failure_handlers)
         if winner_index >= 0:
             winner = t.branches[winner_index]
             reply = winner.reply if winner.reply is not FAKED else None
@@ -1100,6 +1103,7 @@ class TransactionLayer:
             return None
         t = self._new_transaction(req.method)
         t.is_local = True
+        t.data.update(req.data)
         if req.fr_timeout is not None:
             t.fr_timeout = req.fr_timeout
         call_id = req.call_id or new_call_id(sock.via_host)
@@ -1107,6 +1111,11 @@ class TransactionLayer:
         via_branch = f"z9hG4bK{t.tid}.0"
         data = build_local_request(req, our_via(sock, target.proto, via_branch), call_id, cseq,
                                    server_signature=bool(self.core.settings.server_signature))
+        if self.core.script is not None and self.core.script.route("local_route") is not None:
+            changed = self._run_local_route(t, data, sock)
+            if changed is None:
+                return None
+            data, target, ip, sock = changed if changed[1] is not None else (changed[0], target, ip, sock)
         t.hash_key = (call_id, str(cseq))
         t.from_line = f"From: {req.from_}"
         t.to_line = f"To: {req.to}"
@@ -1130,6 +1139,41 @@ class TransactionLayer:
         else:  # called from outside a message or timer (MI, a module task): send from the next timer run
             self.core.call_soon(lambda now: self._send_first(t, now))
         return t
+
+    def _run_local_route(self, t: Transaction, data: bytes, sock) -> tuple | None:
+        """run_local_route(): the script's local_route on a request of ours before it leaves, with its
+        transaction current (t_on_reply()/t_on_failure() arm it, $avp are the transaction's). Header edits are
+        applied; a new $ru/$du sends it elsewhere. Returns (data, target, ip, socket) with target None when
+        the destination stays, or None when the new destination cannot be reached."""
+        msg = parse_message(data)
+        ctx = MsgContext(msg, RouteType.LOCAL, self.core.process, None)
+        ctx.avps = t.avps
+        ctx.force_socket = sock
+        ctx.module_state["tm"] = TMState(t, True, 0)
+        self._run_route("local_route", None, ctx)
+        if ctx.new_uri is not None:
+            msg.lumps.new_uri = ctx.new_uri
+        t.flags = set(ctx.flags)
+        data = msg.serialize()
+        t.request = parse_message(data)  # kept, as OpenSIPS clones it into uas.request: failure_route can run
+        if ctx.dst_uri is None and ctx.new_uri is None and ctx.force_socket is sock:
+            return data, None, None, None
+        try:
+            target = next_hop(ctx.dst_uri or ctx.new_uri or msg.ruri_text, ctx.force_socket)
+        except (BadDestination, SIPParseError) as exc:
+            self.core.logger.error(f"local_route: bad destination: {exc}", "tm")
+            return None
+        ip = self.core.resolver.resolve(target.host)
+        new_sock = self.core.send_socket(target.proto, ip, ctx.force_socket) if ip is not None else None
+        if new_sock is None:
+            self.core.logger.error(f"local_route: cannot send to {target.host}", "tm")
+            return None
+        if new_sock is not sock:  # another interface: our Via names it
+            via_branch = f"z9hG4bK{t.tid}.0"
+            top = msg.header_fields("via")[0].index
+            msg.lumps.replaced[top] = f"Via: {our_via(new_sock, target.proto, via_branch)}"
+            data = msg.serialize()
+        return data, target, ip, new_sock
 
     def _send_first(self, t: Transaction, now: float) -> None:
         branch = t.branches[0]

@@ -138,6 +138,7 @@ class LocalRequest:
     socket: "ListenSocket | None" = None
     fr_timeout: float | None = None  # seconds without a final reply (None: the fr_timeout modparam)
     max_forwards: int = 70       # b2b_entities: the received value minus one, as OpenSIPS's mf_enforced
+    data: dict = field(default_factory=dict)  # the transaction's data from the start (local_route sees it)
 
 
 def new_call_id(host: str) -> str:

@@ -111,7 +111,7 @@ def mi_commands(layer: "TransactionLayer") -> dict[str, Callable]:
     def reply(params: dict[str, Any]):
         trans_id = get_str(params, "trans_id")
         t = layer.table.by_tid.get(trans_id)
-        if t is None or t.request is None:
+        if t is None or t.is_local or t.request is None:
             raise MIError(404, "Transaction not found")
         t.local_to_tag = get_str(params, "to_tag") or t.local_to_tag
         headers = _headers(str(params.get("new_headers") or "")) if params.get("new_headers") else None

@@ -133,7 +133,7 @@ class Module(ModuleBase):
         (dialog's auto-PRACK failure answers the INVITE with 502). `to_tag` answers inside the early dialog
         of a branch instead of with our own tag. 1 sent (or queued), -1 no such transaction or a final
         reply went already."""
-        if t is None or t.deleted or t.request is None or t.status >= 200 and code >= 200:
+        if t is None or t.deleted or t.is_local or t.request is None or t.status >= 200 and code >= 200:
             return -1
         layer = self.layer
         result = [1]

@@ -1,5 +1,5 @@
 """OpenSIPS's own SIPssert scenarios against opensips-py, in CI: the representative part that passes and fits
-the time limit (registration/, auth/, record-route/, dialog/01-08, 11, 12, 14 and 16, uac-auth/16, permissions/,
+the time limit (registration/, auth/, record-route/, dialog/01-08, 10-12, 14 and 16-18, uac-auth/16, permissions/,
 accounting/, startup/, presence/01, topology-hiding/01, 02 and 06,
 stir-shaken/01, 25 and 28).
 Each scenario is one test, run unmodified by `opensips-py sipssert` in its own network namespace, with
@@ -26,7 +26,9 @@ CI_SCENARIOS = [
     "dialog/05.reinvite-auth", "dialog/06.auth-update", "dialog/07.prack-uac-manual-success",
     "dialog/08.prack-uac-manual-multi-totag-success", "dialog/11.prack-uac-auto-success",
     "dialog/12.prack-uac-auto-multi-totag-success", "dialog/14.prack-uac-auto-fail-reject",
-    "dialog/16.prack-uas-manual-fail", "uac-auth/16.dialog-auth-invite-uas",
+    "dialog/10.prack-uac-manual-fail-reject", "dialog/16.prack-uas-manual-fail",
+    "dialog/17.prack-update-manual-success", "dialog/18.prack-update-manual-fail",
+    "uac-auth/16.dialog-auth-invite-uas",
     "permissions/01.check-address", "permissions/02.check-address-fail",
     "accounting/01.db-transaction", "accounting/02.db-transaction-failed", "accounting/03.db-cdr",
     "startup/01.default-cfg", "startup/02.gen-residential-cfg", "startup/03.gen-trunking-cfg",

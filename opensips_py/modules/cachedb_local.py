@@ -165,7 +165,7 @@ class Module(ModuleBase):
             self._set_up()
         period = self.int_param("cache_clean_period")
         if period > 0 and hasattr(self.core, "add_timer"):
-            self._schedule_sweep(period)
+            self.core.add_timer(0.0, self._sweep)
 
     def _set_up(self) -> None:
         self.collections = parse_collections(str(self.param("cache_collections") or ""))
@@ -189,12 +189,11 @@ class Module(ModuleBase):
             groups[group] = collection
         self.groups = groups
 
-    def _schedule_sweep(self, period: int) -> None:
-        def sweep(now: float) -> None:
-            for collection in self.collections.values():
-                collection.sweep()
-            self._schedule_sweep(period)
-        self.core.add_timer(self.core.now + period, sweep)
+    def _sweep(self, now: float) -> None:
+        """Drop expired keys every cache_clean_period seconds (reads already ignore them)."""
+        for collection in self.collections.values():
+            collection.sweep()
+        self.core.add_timer(now + self.int_param("cache_clean_period"), self._sweep)
 
     def collection_for(self, engine: str) -> Collection | None:
         """The collection of an engine name ("local", "local:group1") or of a full cachedb URL."""

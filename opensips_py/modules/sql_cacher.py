@@ -157,7 +157,12 @@ def _column_value(value: Any, bigint_to_str: bool) -> Any:
 class Module(ModuleBase):
     """The cache entries, their SQL connections (opensips_py.db) and their cachedb collections
     (cachedb_local's Collection: rows are stored under "<id><key>" as JSON, as OpenSIPS stores its own
-    encoding of the row under the same key)."""
+    encoding of the row under the same key).
+
+    Full caching loads the tables at start-up (a table that cannot be read refuses the start) and reloads
+    them `reload_interval` seconds before full_caching_expire; the cached rows carry no expiry of their own
+    in the cachedb (OpenSIPS's full_caching_expire): a reload replaces them and removes the rows gone from
+    the table, and a failed reload keeps them. On-demand rows expire after the entry's `expire`."""
 
     exports = EXPORTS
 
@@ -186,16 +191,17 @@ class Module(ModuleBase):
                 raise ModuleInitError(f"sql_cacher: two cache_table entries with the id {entry.id}")
             self.entries[entry.id] = entry
             self._connect(entry)
-        for entry in self.entries.values():
-            if not entry.on_demand:
-                try:
-                    count = self.load_table(entry)
-                except DatabaseError as exc:
-                    raise ModuleInitError(f"sql_cacher: failed to cache the entire table {entry.table}: {exc}") \
-                        from None
-                log.info("sql_cacher: %s: %d records loaded", entry.id, count)
-        if any(not e.on_demand for e in self.entries.values()) and hasattr(self.core, "add_timer"):
-            self._schedule_reload()
+        full = [e for e in self.entries.values() if not e.on_demand]
+        for entry in full:
+            try:
+                count = self.load_table(entry)
+            except DatabaseError as exc:
+                raise ModuleInitError(f"sql_cacher: failed to cache the entire table {entry.table}: {exc}") \
+                    from None
+            log.info("sql_cacher: %s: %d records loaded", entry.id, count)
+        if full and hasattr(self.core, "add_timer"):
+            # the reloads count from the first tick of the proxy's clock
+            self.core.add_timer(0.0, lambda now: self._arm_reload(now))
 
     # ------------------------------------------------------------------------------------------ set-up
     def _connect(self, entry: CacheEntry) -> None:
@@ -239,16 +245,23 @@ class Module(ModuleBase):
             return int(key)
         return key
 
-    def _schedule_reload(self) -> None:
-        def reload(now: float) -> None:
+    def _arm_reload(self, now: float) -> None:
+        self.core.add_timer(now + self.full_expire - self.reload_interval, self._reload_tables)
+
+    def _reload_tables(self, now: float) -> None:
+        """Reload every fully cached table `reload_interval` seconds before full_caching_expire."""
+        try:
             for entry in self.entries.values():
-                if not entry.on_demand:
-                    try:
-                        self.load_table(entry)
-                    except DatabaseError as exc:
-                        log.error("sql_cacher: failed to reload table %s: %s", entry.table, exc)
-            self._schedule_reload()
-        self.core.add_timer(self.core.now + self.full_expire - self.reload_interval, reload)
+                if entry.on_demand:
+                    continue
+                try:
+                    count = self.load_table(entry)
+                except DatabaseError as exc:
+                    log.error("sql_cacher: failed to reload table %s (the cached rows stay): %s", entry.table, exc)
+                    continue
+                log.info("sql_cacher: %s: %d records loaded", entry.id, count)
+        finally:
+            self._arm_reload(now)
 
     # ------------------------------------------------------------------------------------------ loading
     def _encode(self, entry: CacheEntry, row: dict[str, Any]) -> str:
@@ -266,7 +279,7 @@ class Module(ModuleBase):
             if key is None:
                 continue
             key_text = str(_column_value(key, True))
-            collection.store(entry.id + key_text, self._encode(entry, row), self.full_expire)
+            collection.store(entry.id + key_text, self._encode(entry, row), 0)
             loaded.add(key_text)
         for gone in entry.loaded_keys - loaded:
             collection.remove(entry.id + gone)
@@ -289,8 +302,7 @@ class Module(ModuleBase):
             log.error("sql_cacher: SQL query returned multiple rows (%s, key %s)", entry.id, key)
             return None
         value = self._encode(entry, rows[0]) if rows else _NULL_ROW
-        expire = entry.expire if entry.on_demand else self.full_expire
-        self._cdb[entry.id].store(entry.id + key, value, expire)
+        self._cdb[entry.id].store(entry.id + key, value, entry.expire if entry.on_demand else 0)
         if not entry.on_demand:
             (entry.loaded_keys.add if rows else entry.loaded_keys.discard)(key)
         return value

@@ -1508,7 +1508,7 @@ class Module(ModuleBase):
             if p.code < 300:
                 return
             if not self.auto_prack_hangup_on_failure:
-                self._log(1, f"PRACK failed with {p.code}; auto_prack_hangup_on_failure is off")
+                self._log(4, f"PRACK failed with {p.code}; auto_prack_hangup_on_failure is off")
                 return
             if invite_t is not None and self.tm.t_reply_trans(invite_t, 502, "Bad Gateway", to_tag=remote_tag) < 0:
                 self._log(-1, "failed to send 502 on the INVITE transaction after the PRACK failed")

@@ -48,12 +48,11 @@ EXPORTS = ModuleExports(
 # ------------------------------------------------------------------------------------------------ implementation
 
 import fnmatch  # noqa: E402
-import logging  # noqa: E402
 import time  # noqa: E402
 
+from opensips_py.runtime.log import L_ERR, L_INFO, L_WARN  # noqa: E402
 from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
 
-log = logging.getLogger("opensips_py.modules.cachedb_local")
 
 DEFAULT_COLLECTION = "default"
 
@@ -63,7 +62,7 @@ class Collection:
 
     The return codes are lcache's (hash.c), which the core cache_* functions pass on (0 turned into 1):
     fetch 1 / -2 not found or expired; counter fetch 1 / -2 not found / -3 not a number; add -1 when the
-    stored value is not a number."""
+    stored value is not a number. Counters are stored as ints, the values of cache_store as strings."""
 
     def __init__(self, name: str, replicated: bool = False, clock=time.monotonic) -> None:
         self.name = name
@@ -103,15 +102,16 @@ class Collection:
         self.store(key, new, expires)
         return new
 
-    def counter(self, key: str) -> int:
-        """The counter value, or -2 (missing) / -3 (not a number) as lcache_htable_fetch_counter()."""
+    def counter(self, key: str) -> tuple[int, int | None]:
+        """(1, value), or (-2, None) for a missing key, (-3, None) for a value that is no number, as
+        lcache_htable_fetch_counter()."""
         item = self._live(key)
         if item is None:
-            return -2
+            return -2, None
         try:
-            return int(item[0])
+            return 1, int(item[0])
         except (TypeError, ValueError):
-            return -3
+            return -3, None
 
     def keys(self, glob: str) -> list[str]:
         return [k for k in list(self._items) if self._live(k) is not None and fnmatch.fnmatchcase(k, glob)]
@@ -150,6 +150,9 @@ def parse_local_url(url: str) -> tuple[str | None, str]:
     return group, collection
 
 
+_LEVELS = {"error": L_ERR, "warning": L_WARN, "info": L_INFO}
+
+
 class Module(ModuleBase):
     """In-memory collections behind the engines "local" and "local:<group>" of the core cache_* functions.
 
@@ -157,6 +160,10 @@ class Module(ModuleBase):
     Collection a cachedb URL or engine name designates, or None when no cachedb_url of this module names it."""
 
     exports = EXPORTS
+
+    def _log(self, level: str, text: str, *args) -> None:
+        """Into the proxy's log, as the module's own line."""
+        self.core.logger.log(_LEVELS[level], text % args if args else text, module="cachedb_local")
 
     groups: dict | None = None  # set up by init(), or earlier by a module that asks for a collection first
 
@@ -212,7 +219,7 @@ class Module(ModuleBase):
     def cache_remove_chunk(self, ctx, collection: str | None, glob: str) -> int:
         target = self.collections.get(collection or DEFAULT_COLLECTION)
         if target is None:
-            log.error("cachedb_local: collection %s not found", collection)
+            self._log("error", "collection %s not found", collection)
             return -1
         target.remove_matching(glob)
         return 1

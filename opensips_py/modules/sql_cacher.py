@@ -55,15 +55,14 @@ EXPORTS = ModuleExports(
 
 import datetime  # noqa: E402
 import json  # noqa: E402
-import logging  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 from opensips_py.db import DatabaseError, open_database  # noqa: E402
 from opensips_py.db.url import BadDatabaseURL  # noqa: E402
+from opensips_py.runtime.log import L_ERR, L_INFO, L_WARN  # noqa: E402
 from opensips_py.modules.base import ModuleBase, ModuleInitError  # noqa: E402
 
-log = logging.getLogger("opensips_py.modules.sql_cacher")
 
 # the fields of a cache_table setting, in the order OpenSIPS's parser takes them
 _FIELDS = ("id", "db_url", "cachedb_url", "table", "key", "key_type", "columns", "on_demand", "expire")
@@ -154,6 +153,9 @@ def _column_value(value: Any, bigint_to_str: bool) -> Any:
     return str(value)
 
 
+_LEVELS = {"error": L_ERR, "warning": L_WARN, "info": L_INFO}
+
+
 class Module(ModuleBase):
     """The cache entries, their SQL connections (opensips_py.db) and their cachedb collections
     (cachedb_local's Collection: rows are stored under "<id><key>" as JSON, as OpenSIPS stores its own
@@ -166,16 +168,20 @@ class Module(ModuleBase):
 
     exports = EXPORTS
 
+    def _log(self, level: str, text: str, *args) -> None:
+        """Into the proxy's log, as the module's own line."""
+        self.core.logger.log(_LEVELS[level], text % args if args else text, module="sql_cacher")
+
     def init(self) -> None:
         self.bigint_to_str = bool(self.int_param("bigint_to_str"))
         self.pvar_delimiter = str(self.param("pvar_delimiter") or ":")[:1]
         self.full_expire = self.int_param("full_caching_expire")
         self.reload_interval = self.int_param("reload_interval")
         if self.full_expire <= 0:
-            log.warning("sql_cacher: invalid full_caching_expire parameter, using the default 86400")
+            self._log("warning", "invalid full_caching_expire parameter, using the default 86400")
             self.full_expire = 86400
         if self.reload_interval <= 0 or self.reload_interval >= self.full_expire:
-            log.warning("sql_cacher: invalid reload_interval parameter, using the default 60")
+            self._log("warning", "invalid reload_interval parameter, using the default 60")
             self.reload_interval = 60
         spec_delimiter = str(self.param("spec_delimiter") or "\n")[:1]
         columns_delimiter = str(self.param("columns_delimiter") or " ")[:1]
@@ -198,7 +204,7 @@ class Module(ModuleBase):
             except DatabaseError as exc:
                 raise ModuleInitError(f"sql_cacher: failed to cache the entire table {entry.table}: {exc}") \
                     from None
-            log.info("sql_cacher: %s: %d records loaded", entry.id, count)
+            self._log("info", "%s: %d records loaded", entry.id, count)
         if full and hasattr(self.core, "add_timer"):
             # the reloads count from the first tick of the proxy's clock
             self.core.add_timer(0.0, lambda now: self._arm_reload(now))
@@ -257,9 +263,9 @@ class Module(ModuleBase):
                 try:
                     count = self.load_table(entry)
                 except DatabaseError as exc:
-                    log.error("sql_cacher: failed to reload table %s (the cached rows stay): %s", entry.table, exc)
+                    self._log("error", "failed to reload table %s (the cached rows stay): %s", entry.table, exc)
                     continue
-                log.info("sql_cacher: %s: %d records loaded", entry.id, count)
+                self._log("info", "%s: %d records loaded", entry.id, count)
         finally:
             self._arm_reload(now)
 
@@ -291,15 +297,15 @@ class Module(ModuleBase):
         try:
             sql_key = self._sql_key(entry, key)
         except ValueError:
-            log.error("sql_cacher: failed to convert key value to integer: %s", key)
+            self._log("error", "failed to convert key value to integer: %s", key)
             return None
         try:
             rows = self._db[entry.id].query(entry.table, entry.columns or None, where={entry.key: sql_key})
         except DatabaseError as exc:
-            log.error("sql_cacher: failure to issue query to SQL DB: %s", exc)
+            self._log("error", "failure to issue query to SQL DB: %s", exc)
             return None
         if len(rows) > 1:
-            log.error("sql_cacher: SQL query returned multiple rows (%s, key %s)", entry.id, key)
+            self._log("error", "SQL query returned multiple rows (%s, key %s)", entry.id, key)
             return None
         value = self._encode(entry, rows[0]) if rows else _NULL_ROW
         self._cdb[entry.id].store(entry.id + key, value, entry.expire if entry.on_demand else 0)
@@ -312,10 +318,10 @@ class Module(ModuleBase):
         """What $sql_cached_value(id:column:key) reads."""
         entry = self.entries.get(cache_id)
         if entry is None:
-            log.warning("sql_cacher: unknown caching id %s", cache_id)
+            self._log("warning", "unknown caching id %s", cache_id)
             return None
         if entry.columns and column not in entry.columns:
-            log.warning("sql_cacher: unknown column %s", column)
+            self._log("warning", "unknown column %s", column)
             return None
         stored = self._cdb[entry.id].fetch(entry.id + key)
         if stored is None and entry.on_demand:
@@ -324,7 +330,7 @@ class Module(ModuleBase):
             return None
         row = json.loads(stored)
         if column not in row:
-            log.warning("sql_cacher: unknown column %s", column)
+            self._log("warning", "unknown column %s", column)
             return None
         return row[column]
 
@@ -338,12 +344,12 @@ class Module(ModuleBase):
                 try:
                     name = runtime_format(name)(ctx)
                 except ValueError as exc:
-                    log.error("sql_cacher: unable to evaluate variables in pv name: %s", exc)
+                    self._log("error", "unable to evaluate variables in pv name: %s", exc)
                     return None
             cache_id, sep1, rest = name.partition(self.pvar_delimiter)
             column, sep2, key = rest.partition(self.pvar_delimiter)
             if not sep1 or not sep2:
-                log.error("sql_cacher: invalid syntax for pvar name: %s", name)
+                self._log("error", "invalid syntax for pvar name: %s", name)
                 return None
             return self.cached_value(cache_id, column, key)
 
@@ -353,15 +359,15 @@ class Module(ModuleBase):
     def sql_cache_dump(self, ctx, caching_id: str, columns: str, result_avps: str) -> int:
         entry = self.entries.get(caching_id)
         if entry is None:
-            log.error("sql_cacher: unknown caching id %s", caching_id)
+            self._log("error", "unknown caching id %s", caching_id)
             return -1
         names = [c.strip() for c in columns.split(",") if c.strip()]
         avps = [a.strip() for a in result_avps.split(",") if a.strip()]
         if len(names) != len(avps) or not all(a.startswith("$avp(") and a.endswith(")") for a in avps):
-            log.error("sql_cacher: sql_cache_dump needs one $avp(...) per column")
+            self._log("error", "sql_cache_dump needs one $avp(...) per column")
             return -1
         if entry.columns and any(c not in entry.columns for c in names):
-            log.error("sql_cacher: sql_cache_dump: unknown column in %s", columns)
+            self._log("error", "sql_cache_dump: unknown column in %s", columns)
             return -1
         collection = self._cdb[entry.id]
         if entry.on_demand:
@@ -405,7 +411,7 @@ class Module(ModuleBase):
         try:
             self.load_table(entry)
         except DatabaseError as exc:
-            log.error("sql_cacher: failed to reload table %s: %s", entry.table, exc)
+            self._log("error", "failed to reload table %s: %s", entry.table, exc)
             raise MIError(500, "ERROR Reloading SQL database") from None
         return "OK"
 

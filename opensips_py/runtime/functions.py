@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from opensips_py.runtime.cachedb_functions import CacheDBFunctions
 from opensips_py.script.core_functions import CoreFunctions
 
 if TYPE_CHECKING:  # pragma: no cover
     from opensips_py.script.context import MsgContext
 
 
-class ProxyCoreFunctions(CoreFunctions):
-    """CoreFunctions plus forward() and send(), bound to a ProxyCore."""
+class ProxyCoreFunctions(CacheDBFunctions, CoreFunctions):
+    """CoreFunctions plus forward() and send(), bound to a ProxyCore, and the cache_* functions
+    (runtime/cachedb_functions.py), which reach the loaded cachedb modules."""
 
     def forward(self, ctx: "MsgContext", destination: str | None = None) -> int:
         """Stateless forward: to `destination`, else $du, else the R-URI (1 sent, negative on error)."""

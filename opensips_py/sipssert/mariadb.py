@@ -95,7 +95,8 @@ class MariaDB:
             argv.append(database)
         done = subprocess.run(argv, input=stdin, capture_output=True, timeout=120)
         if check and done.returncode != 0:
-            raise ServerError(f"mysql client {' '.join(args)[:80]}: {done.stderr.decode(errors='replace').strip()}")
+            lines = [line for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
+            raise ServerError(f"mysql client: {lines[-1] if lines else f'exit status {done.returncode}'}")
         return done
 
     def set_up(self, root_host: str, root_password: str, database: str | None) -> None:
@@ -110,23 +111,33 @@ class MariaDB:
         self.client(["-e", "; ".join(statements)])
 
     def run_init_files(self, directory: Path, database: str | None, root_password: str) -> list[str]:
-        """The init files of `directory` (not its subdirectories), in name order; returns their names."""
+        """The init files of `directory` (not its subdirectories), in name order; returns their names. A *.sh
+        runs with a home whose options file leads its `mysql` commands to this server as root."""
         done = []
         extra = [f"-p{root_password}"] if root_password else []
+        home = self.root / "home"
+        home.mkdir(exist_ok=True)
+        options = ["[client]", "user=root", f"socket={self.socket}"]
+        (home / ".my.cnf").write_text("\n".join(options + ([f"password={root_password}"] if root_password else []))
+                                      + "\n")
         for path in sorted(p for p in directory.iterdir() if p.is_file()):
-            if path.name.endswith(".sql"):
-                self.client(extra, stdin=path.read_bytes(), database=database)
-            elif path.name.endswith(".sql.gz"):
-                self.client(extra, stdin=gzip.decompress(path.read_bytes()), database=database)
-            elif path.name.endswith(".sh"):
-                env = {**os.environ, "MYSQL_UNIX_PORT": str(self.socket), "MYSQL_PWD": root_password}
-                result = subprocess.run([shutil.which("bash") or "sh", str(path)], cwd=directory, env=env,
-                                        capture_output=True, timeout=120)
-                if result.returncode != 0:
-                    raise ServerError(f"{path.name} exited {result.returncode}: "
-                                      f"{result.stderr.decode(errors='replace').strip()[-300:]}")
-            else:
-                continue
+            try:
+                if path.name.endswith(".sql"):
+                    self.client(extra, stdin=path.read_bytes(), database=database)
+                elif path.name.endswith(".sql.gz"):
+                    self.client(extra, stdin=gzip.decompress(path.read_bytes()), database=database)
+                elif path.name.endswith(".sh"):
+                    env = {**os.environ, "HOME": str(home), "MYSQL_UNIX_PORT": str(self.socket)}
+                    result = subprocess.run([shutil.which("bash") or "sh", str(path)], cwd=directory, env=env,
+                                            capture_output=True, timeout=120)
+                    if result.returncode != 0:
+                        lines = [line for line in result.stderr.decode(errors="replace").splitlines() if line.strip()]
+                        raise ServerError(f"exited {result.returncode}: {lines[-1] if lines else ''}")
+                else:
+                    continue
+            except ServerError as exc:
+                raise ServerError(f"init file {path.name}: {exc}") from None
+            print(f"mariadb: ran {path.name}", flush=True)
             done.append(path.name)
         return done
 
@@ -181,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         server.set_up(args.root_host, args.root_password, args.database)
         if args.init_dir is not None:
-            for name in server.run_init_files(args.init_dir, args.database, args.root_password):
-                print(f"mariadb: ran {name}", flush=True)
+            server.run_init_files(args.init_dir, args.database, args.root_password)
         print(f"{READY_LINE} on {args.ip}:{args.port}", flush=True)
         while not stopping:  # bounded by SIGTERM, the server's end or the watched process's end
             if server.process.poll() is not None:

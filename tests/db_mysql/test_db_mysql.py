@@ -137,3 +137,54 @@ def test_auth_db_checks_credentials_from_a_mysql_subscriber_table(fresh_mysql):
     assert Phone(proxy).authorized().status == 200
     assert Phone(proxy, password="wrong").authorized().status == 401
     assert codes(proxy) == ["rc=-4", "rc=1", "rc=-4", "rc=-2"]
+
+
+def test_dialogs_written_to_mysql_come_back_after_a_restart(fresh_mysql):
+    from tests.dialog.support import DIALOG_HEAD, confirmed
+    from tests.runtime.support import Proxy
+    head = DIALOG_HEAD.replace('loadmodule "dialog.so"\n', 'loadmodule "db_mysql.so"\nloadmodule "dialog.so"\n')
+    params = (f'modparam("dialog", "db_url", "{fresh_mysql}")\nmodparam("dialog", "db_mode", 1)\n'
+              'modparam("dialog", "profiles_with_value", "caller")\nmodparam("dialog", "db_flush_vals_profiles", 1)\n'
+              'route {\n\tdrop;\n}\n')
+    first = Proxy(params, head=head)
+    module = first.core.modules["dialog"]
+    dialog = confirmed(first, "call-1")
+    module.store_value(dialog, "a|b", "x#y")
+    module.profiles.link(dialog, module.profiles.get("caller"), "alice")
+    module._db_write(dialog)
+    [row] = connect(fresh_mysql).query("dialog", ["callid", "state", "caller_sock"])
+    assert row == {"callid": "call-1", "state": 3, "caller_sock": "udp:192.0.2.1:5060"}
+    second = Proxy(params, head=head)
+    restored = second.core.modules["dialog"]
+    [back] = list(restored.table)
+    assert (back.did, back.state, back.callid) == (dialog.did, 3, "call-1")
+    assert back.vals == {"a|b": "x#y"}
+    assert restored.profiles.get("caller").size("alice") == 1
+
+
+ACC_MYSQL = (
+    "CREATE TABLE IF NOT EXISTS version (table_name CHAR(32) NOT NULL, table_version INT UNSIGNED DEFAULT 0 NOT NULL, "
+    "CONSTRAINT t_name_idx UNIQUE (table_name))",
+    "INSERT INTO version VALUES ('acc', 7)",
+    "CREATE TABLE acc (id INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL, method CHAR(16) DEFAULT '' NOT NULL, "
+    "from_tag CHAR(64) DEFAULT '' NOT NULL, to_tag CHAR(64) DEFAULT '' NOT NULL, callid CHAR(64) DEFAULT '' NOT NULL, "
+    "sip_code CHAR(3) DEFAULT '' NOT NULL, sip_reason CHAR(32) DEFAULT '' NOT NULL, time DATETIME NOT NULL, "
+    "duration INT(11) UNSIGNED DEFAULT 0 NOT NULL, ms_duration INT(11) UNSIGNED DEFAULT 0 NOT NULL, "
+    "setuptime INT(11) UNSIGNED DEFAULT 0 NOT NULL, created DATETIME DEFAULT NULL)",
+)
+
+
+def test_acc_writes_its_rows_into_mysql(fresh_mysql):
+    """OpenSIPS's MySQL acc table (scripts/mysql/acc-create.sql): its DATETIME column takes our time."""
+    from tests.dialog.support import DIALOG_HEAD, Call, proxy
+    with admin_connection() as conn, conn.cursor() as cursor:
+        for statement in ACC_MYSQL:
+            cursor.execute(statement)
+    head = DIALOG_HEAD + 'loadmodule "db_mysql.so"\nloadmodule "acc.so"\n' + \
+        f'modparam("acc", "db_url", "{fresh_mysql}")\n'
+    call = Call(proxy(initial='\tdo_accounting("db");', head=head))
+    call.establish()
+    rows = connect(fresh_mysql).query("acc", ["method", "callid", "sip_code", "sip_reason", "time"])
+    assert [(r["method"], r["callid"], r["sip_code"], r["sip_reason"]) for r in rows] == \
+        [("INVITE", "call-1@192.0.2.10", "200", "OK")]
+    assert rows[0]["time"].year >= 2026

@@ -241,3 +241,15 @@ def test_b2bl_from_spec_param_gives_the_from_of_the_callee_leg():
     alice.invite("sip:bob@192.0.2.20:5060")
     frm = bob.requests("INVITE")[0].from_
     assert frm.display_name == "Call ID" and frm.uri_text == "sip:user@opensips.org"
+
+
+def test_a_bye_while_a_reinvite_is_open_ends_both_sides_once_the_peer_answers():
+    proxy, alice, bob = call()
+    alice.answers["INVITE"] = 0
+    bob.request("INVITE", body=bob.body)
+    reinvite = alice.requests("INVITE")[0]
+    bob.request("BYE")
+    assert bob.replies(200, "BYE") and bob.replies(487, "INVITE")
+    assert not alice.requests("BYE")  # alice has not answered the re-INVITE yet
+    proxy.send(alice._reply(reinvite, 200, "OK", with_sdp=True), ALICE)
+    assert alice.requests("ACK") and alice.requests("BYE")  # ack_and_term_entity()

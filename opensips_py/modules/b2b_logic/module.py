@@ -313,6 +313,15 @@ class Module(ModuleBase):
             self._notify_request(tup, entity, payload, flags)
         else:
             msg, method, code, t = payload
+            if code >= 200:
+                entity.reply_received, entity.last_rcv_code = True, code
+            if entity.disconnected:
+                # b2b_logic_notify_reply(): the last reply of an entity we ended; it goes, and the session
+                # with it when it was the last one of a session being deleted
+                self._delete_entity(tup, entity)
+                if tup.to_del and not tup.servers and not tup.clients:
+                    self._delete_tuple(tup)
+                return
             if method == "INVITE" and 200 <= code < 300 and dlg.kind == CLIENT and not entity.confirmed_once:
                 # b2b_add_dlginfo(): a connected call lives max_duration (or the bridge's max_duration=)
                 entity.confirmed_once = True
@@ -336,6 +345,12 @@ class Module(ModuleBase):
             return
         if method == "BYE":
             if flags & FL_TERM_BYE:
+                # answered by b2b_entities while a request of this entity was open: once the peer has its
+                # final reply to what we passed, it is ACKed (2xx) and ended
+                entity.term_bye = True
+                if peer is not None and not peer.disconnected and peer.reply_received:
+                    self._ack_and_term(peer, peer.last_rcv_code)
+                    self._mark_todel(tup)
                 return
             if entity.disconnected:
                 self.ent.send_reply(entity.dlg, "BYE", 200, "OK")
@@ -416,7 +431,6 @@ class Module(ModuleBase):
         """_b2b_handle_reply(); `pass_contact`: a 3xx keeps its Contact (pass-3xx-contact)."""
         peer = entity.peer
         body = (msg.body or b"") if msg is not None else b""
-        entity.reply_received = True
         if tup.state in BRIDGING_STATES:
             if method != "INVITE":
                 if method == "BYE" or method == "NOTIFY":
@@ -445,6 +459,11 @@ class Module(ModuleBase):
             self._bridge_200ok(tup, entity, msg, body)
             return 0
         if peer is None:
+            return 0
+        if peer.term_bye:
+            if not entity.disconnected:
+                self._ack_and_term(entity, code)
+                self._mark_todel(tup)
             return 0
         # as SEND_REPLY_TO_PEER_OR_GOTO_DONE: when the peer has no such request open, nothing more is done
         if method == "BYE":
@@ -537,6 +556,14 @@ class Module(ModuleBase):
         if entity.disconnected or entity.rejected:
             return
         self.ent.send_request(entity.dlg, "BYE" if entity.state == ENT_CONFIRMED else "CANCEL")
+        entity.disconnected = True
+
+    def _ack_and_term(self, entity: Entity, code: int) -> None:
+        """ack_and_term_entity(): ACK a 2xx, then BYE."""
+        if entity.dlg is not None:
+            if 200 <= code < 300:
+                self.ent.send_request(entity.dlg, "ACK")
+            self.ent.send_request(entity.dlg, "BYE")
         entity.disconnected = True
 
     def _terminate_later(self, tup: Tuple, entity: Entity) -> None:

@@ -61,7 +61,9 @@ class Entity:
     from_dname: str | None = None
     adv_contact: str | None = None
     headers: list[str] = field(default_factory=list)
-    reply_received: bool = False
+    reply_received: bool = False    # a final reply to the last request passed to it (ENTITY_FL_REPLY_RECEIVED)
+    last_rcv_code: int = 0
+    term_bye: bool = False          # it sent a BYE while one of its requests was open (ENTITY_FL_TERM_BYE)
     confirmed_once: bool = False    # a 2xx to its INVITE was seen (the session then lives max_duration)
 
     @property

@@ -32,9 +32,10 @@ from opensips_py.modules.base import ModuleBase  # noqa: E402
 class Module(ModuleBase):
     """The MySQL/MariaDB driver (PyMySQL): one shared connection per URL, opened on first use.
 
-    timeout_interval and exec_query_threshold are applied; max_db_retries/max_db_queries are accepted (a
-    lost connection is reopened by the next query), ps_max_col_size has nothing to size (no prepared-statement
-    buffers), use_tls needs tls_mgm and is not wired to PyMySQL's TLS yet: a `tls_domain=` URL is refused."""
+    timeout_interval, exec_query_threshold, max_db_queries and max_db_retries are applied (a statement that
+    finds its connection lost reconnects and runs again, opensips_py/db/mysql.py); ps_max_col_size has nothing
+    to size (no prepared-statement buffers); use_tls needs tls_mgm and is not wired to PyMySQL's TLS yet: a
+    `tls_domain=` URL is refused."""
 
     exports = EXPORTS
 
@@ -52,7 +53,9 @@ class Module(ModuleBase):
         db = self._databases.get(url.text)
         if db is None:
             db = MySQLDatabase(url, timeout=self.int_param("timeout_interval"),
-                               query_threshold_us=self.int_param("exec_query_threshold"))
+                               query_threshold_us=self.int_param("exec_query_threshold"),
+                               max_queries=self.int_param("max_db_queries"),
+                               max_retries=self.int_param("max_db_retries"))
             self._databases[url.text] = db
         return db
 

@@ -56,16 +56,38 @@ def test_a_database_made_by_the_sipssert_suite_is_used_as_it_is(mysql_server):
     db.close()
 
 
-def test_a_killed_connection_is_reported_then_reopened(fresh_mysql):
-    db = connect(fresh_mysql)
-    db.ensure_tables(["location"])
+def kill_connection(db) -> None:
     (connection_id,) = db._execute("SELECT CONNECTION_ID()").fetchone()
     with admin_connection() as conn, conn.cursor() as cursor:
         cursor.execute(f"KILL {int(connection_id)}")
-    with pytest.raises(DatabaseUnavailable, match=r"mysql://root@127.0.0.1:47400/opensips"):
-        db.query("location")
-    assert db.query("location") == []  # the next call reconnects
+
+
+def test_a_killed_connection_is_reopened_and_the_statement_run_again(fresh_mysql):
+    db = connect(fresh_mysql)  # max_db_queries 2: one more attempt after reconnecting, as db_mysql
+    db.ensure_tables(["location"])
+    kill_connection(db)
+    assert db.query("location") == []
     db.close()
+
+
+def test_with_one_attempt_a_killed_connection_fails_the_call_and_the_next_reconnects(fresh_mysql):
+    db = connect(fresh_mysql, max_queries=1)
+    db.ensure_tables(["location"])
+    kill_connection(db)
+    with pytest.raises(DatabaseUnavailable, match=r"mysql://root@127.0.0.1:47400/opensips: connection lost"):
+        db.query("location")
+    assert db.query("location") == []
+    db.close()
+
+
+def test_a_lost_connection_inside_a_transaction_is_not_replayed(fresh_mysql):
+    db = connect(fresh_mysql)
+    db.ensure_tables(["location"])
+    with pytest.raises(DatabaseUnavailable):
+        with db.transaction():
+            db.insert("location", {"username": "alice", "contact": "sip:a@192.0.2.1", "expires": 0})
+            kill_connection(db)
+    assert db.query("location") == []  # the insert went with its transaction
 
 
 def test_slow_queries_are_logged_past_exec_query_threshold(fresh_mysql, caplog):
@@ -97,21 +119,22 @@ def test_usrloc_write_through_on_mysql_survives_a_restart(fresh_mysql):
     assert lookup_log(second).startswith("lookup 1 ru=sip:alice@192.0.2.10:5060")
 
 
-def test_a_lost_database_is_reported_and_the_registrar_keeps_serving(fresh_mysql):
+def test_a_database_that_dies_is_reported_and_the_registrar_keeps_serving(tmp_path):
     from tests.modules.registrar_support import proxy, register, reply
-    params = (f'loadmodule "db_mysql.so"\nmodparam("usrloc", "db_url", "{fresh_mysql}")\n'
-              'modparam("usrloc", "working_mode_preset", "single-instance-sql-write-through")\n')
-    p = proxy(params)
-    with admin_connection() as conn, conn.cursor() as cursor:  # every connection of the proxy goes away
-        cursor.execute("SELECT id FROM information_schema.processlist WHERE id <> CONNECTION_ID() "
-                       "AND db = 'opensips'")
-        for (connection_id,) in cursor.fetchall():
-            cursor.execute(f"KILL {int(connection_id)}")
-    assert reply(p, register(expires=600)).status == 200  # served from memory
-    assert any("mysql://root@127.0.0.1:47400/opensips" in line for line in p.logs)
-    assert reply(p, register(expires=600, cseq=2)).status == 200  # the connection is back: written again
-    rows = connect(fresh_mysql).query("location", ["username", "cseq"])
-    assert rows == [{"username": "alice", "cseq": 2}]
+    from tests.sipssert.test_mysql_task import start, stop
+    server, output = start(tmp_path, "--database", "opensips", "--root-host", "127.0.0.1")  # a private one
+    try:
+        url = "mysql://root@127.0.0.1:47401/opensips"
+        p = proxy(f'loadmodule "db_mysql.so"\nmodparam("db_mysql", "timeout_interval", 1)\n'
+                  f'modparam("usrloc", "db_url", "{url}")\n'
+                  'modparam("usrloc", "working_mode_preset", "single-instance-sql-write-through")\n')
+        assert reply(p, register(expires=600)).status == 200
+    finally:
+        assert stop(server) == 0
+    assert reply(p, register(expires=600, cseq=2)).status == 200  # served from memory
+    assert any("ERROR:usrloc:" in line and url in line for line in p.logs)
+    assert reply(p, register(expires=0, cseq=3)).status == 200
+    assert reply(p, register(cseq=4, user="bob")).status == 200
 
 
 def test_an_unreachable_mysql_refuses_the_start_naming_it():

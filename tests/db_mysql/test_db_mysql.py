@@ -211,3 +211,27 @@ def test_acc_writes_its_rows_into_mysql(fresh_mysql):
     assert [(r["method"], r["callid"], r["sip_code"], r["sip_reason"]) for r in rows] == \
         [("INVITE", "call-1@192.0.2.10", "200", "OK")]
     assert rows[0]["time"].year >= 2026
+
+
+def test_sql_cacher_caches_the_suite_certificate_table_from_mysql(fresh_mysql):
+    """stir-shaken/02's table and modparams: the certificate comes out of $sql_cached_value byte for byte."""
+    from tests.runtime.support import Proxy, request
+    statements = SUITE_SQL.read_text().split("CREATE TABLE `man_certificates_cache`", 1)[1]
+    with admin_connection() as conn, conn.cursor() as cursor:
+        for statement in ("CREATE TABLE `man_certificates_cache`" + statements).split(";\n"):
+            if statement.strip():
+                cursor.execute(statement)
+        cursor.execute("SELECT certificate FROM man_certificates_cache WHERE id = 1")
+        (certificate,) = cursor.fetchone()
+    proxy = Proxy('loadmodule "cfgutils.so"\nloadmodule "db_mysql.so"\nloadmodule "cachedb_local.so"\n'
+                  'modparam("cachedb_local", "cachedb_url", "local:group1:///collection1")\n'
+                  'modparam("cachedb_local", "cache_collections", "collection1")\n'
+                  'modparam("db_mysql", "exec_query_threshold", 60000)\n'
+                  'loadmodule "sql_cacher.so"\nmodparam("sql_cacher", "cache_table",\n'
+                  f'"id=man_certificates_cache\ndb_url={fresh_mysql}\ncachedb_url=local:group1:///collection1\n'
+                  'table=man_certificates_cache\nkey=x5u\ncolumns=certificate")\n'
+                  'route {\n    $var(cert) = $sql_cached_value(man_certificates_cache:certificate:'
+                  'https://certs.example.org/public_am.pem);\n    $shv(cert) = $var(cert);\n}\n')
+    proxy.send(request("INVITE"))
+    assert proxy.core.modules["cfgutils"].shvars["cert"] == certificate
+    assert certificate.startswith("-----BEGIN CERTIFICATE-----\r\n") and certificate.endswith("-----\n")

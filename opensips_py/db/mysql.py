@@ -56,7 +56,10 @@ class MySQLDatabase(Database):
             self._conn = pymysql.connect(host=url.host or "localhost", port=url.port or 3306, user=url.user or "",
                                          password=url.password or "", database=url.database, autocommit=True,
                                          connect_timeout=self._timeout, read_timeout=self._timeout * 3,
-                                         write_timeout=self._timeout * 3, charset="utf8mb4")
+                                         write_timeout=self._timeout * 3, charset="utf8mb4",
+                                         # an UPDATE counts the rows it matched, as SQLite and PostgreSQL do
+                                         # (replace() inserts only when none matched)
+                                         client_flag=pymysql.constants.CLIENT.FOUND_ROWS)
         except pymysql.Error as exc:
             self._conn = None
             raise DatabaseUnavailable(f"cannot connect to {url.redacted()}: {_reason(exc)}") from exc

@@ -24,6 +24,17 @@ def test_table_api_on_mysql(fresh_mysql):
     db.close()
 
 
+def test_an_update_counts_the_rows_it_matched_so_replace_with_the_same_values_keeps_one_row(fresh_mysql):
+    db = connect(fresh_mysql)
+    db.ensure_tables(["location"])
+    row = {"username": "alice", "contact": "sip:a@192.0.2.1", "expires": 5}
+    db.replace("location", row, ["username"])
+    assert db.update("location", {"expires": 5}, {"username": "alice"}) == 1  # unchanged, but matched
+    db.replace("location", row, ["username"])
+    assert len(db.query("location")) == 1
+    db.close()
+
+
 def test_opensips_tables_are_created_with_their_versions(fresh_mysql):
     db = connect(fresh_mysql)
     assert db.ensure_tables(["location", "subscriber", "dialog"]) == ["version", "location", "subscriber", "dialog"]

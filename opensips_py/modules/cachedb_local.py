@@ -157,19 +157,26 @@ class Module(ModuleBase):
     """In-memory collections behind the engines "local" and "local:<group>" of the core cache_* functions.
 
     Python API for other modules (sql_cacher, the core cache_* functions): `collection_for(engine)` gives the
-    Collection a cachedb URL or engine name designates, or None when no cachedb_url of this module names it."""
+    Collection a cachedb URL or engine name designates, or None when no cachedb_url of this module names it.
+    Expired keys are never returned and are swept every cache_clean_period seconds. One process serves
+    everything: cluster_id (replication) and enable_restart_persistency are accepted with a warning;
+    exec_threshold is accepted (in-memory operations are never slow)."""
 
     exports = EXPORTS
+    groups: dict | None = None  # set up by init(), or earlier by a module that asks for a collection first
 
     def _log(self, level: str, text: str, *args) -> None:
         """Into the proxy's log, as the module's own line."""
         self.core.logger.log(_LEVELS[level], text % args if args else text, module="cachedb_local")
 
-    groups: dict | None = None  # set up by init(), or earlier by a module that asks for a collection first
-
     def init(self) -> None:
         if self.groups is None:
             self._set_up()
+        if self.int_param("enable_restart_persistency"):
+            self._log("warning", "enable_restart_persistency: opensips-py does not keep the collections across "
+                                 "restarts")
+        if self.int_param("cluster_id"):
+            self._log("warning", "cluster_id: opensips-py does not replicate the /r collections")
         period = self.int_param("cache_clean_period")
         if period > 0 and hasattr(self.core, "add_timer"):
             self.core.add_timer(0.0, self._sweep)

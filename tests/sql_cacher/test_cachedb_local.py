@@ -99,3 +99,8 @@ def test_a_url_naming_an_undeclared_collection_refuses_the_start():
     with pytest.raises(StartupFailure) as refused:
         run("exit;", 'modparam("cachedb_local", "cachedb_url", "local:g1:///nope")\n')
     assert "collection 'nope'" in refused.value.report
+
+
+def test_what_one_process_cannot_do_is_said_at_start_up():
+    proxy = run("exit;", GROUPS + 'modparam("cachedb_local", "enable_restart_persistency", 1)\n')
+    assert any("WARNING:cachedb_local:enable_restart_persistency" in line for line in proxy.logs)

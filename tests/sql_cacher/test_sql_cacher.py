@@ -194,3 +194,24 @@ def test_a_cache_entry_that_cannot_work_refuses_the_start(tmp_path, change_spec,
               f'loadmodule "sql_cacher.so"\nmodparam("sql_cacher", "cache_table", "{spec}")\n'
               'route { exit; }')
     assert reason in refused.value.report
+
+
+# ------------------------------------------------------------------------------------------------ failures
+
+def test_a_table_that_goes_away_is_reported_and_the_cached_rows_stay(tmp_path):
+    db = table(tmp_path / "c.db")
+    proxy = cacher(db)
+    change(db, "DROP TABLE certs")
+    with pytest.raises(MIError, match="ERROR Reloading SQL database"):
+        mi(proxy, "sql_cacher_reload", {"id": "certs"})
+    assert any("ERROR:sql_cacher:failed to reload table certs" in line and "no such table" in line
+               for line in proxy.logs)
+    assert logged(proxy)[1] == "weight+1=8 b=<null>"  # the rows loaded before stay
+
+
+def test_an_on_demand_lookup_on_a_broken_database_reads_null_and_is_logged(tmp_path):
+    db = table(tmp_path / "c.db", rows=())
+    proxy = cacher(db, extra_spec="\non_demand=1")
+    change(db, "DROP TABLE certs")
+    assert logged(proxy) == ["cert=<null>", "weight+1=<null> b=<null>"]
+    assert any("ERROR:sql_cacher:failure to issue query to SQL DB" in line for line in proxy.logs)

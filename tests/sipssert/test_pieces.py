@@ -13,7 +13,7 @@ import pytest
 from opensips_py.sipssert.config import discover, load_scenario, load_test_set, merge_defaults
 from opensips_py.sipssert.runner import Result, junit_xml, selected, summary
 from opensips_py.sipssert.schedule import After, Delay, State, Task, TaskList, Wait, parse_dependencies
-from opensips_py.sipssert.tasks import Launch, TaskBuilder, TaskSkip, config_args, passport_jwt
+from opensips_py.sipssert.tasks import Launch, TaskBuilder, config_args, passport_jwt
 from opensips_py.sipssert.workspace import Workspace, map_addresses
 from tests.shared import OFFICIAL
 

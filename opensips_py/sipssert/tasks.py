@@ -291,26 +291,38 @@ class TaskBuilder:
         return Launch(argv, cwd=self.ws.scenario_dir, ready_log=READY_LINE)
 
     def _mysql_client(self, d: dict[str, Any]) -> Launch:
+        """SIPssert hands the image MYSQL_HOST/PORT/user/PASSWORD/DATABASE/OPTIONS and the script; the image's
+        client then reaches that server. Here: the same variables, and an options file in a home of the task's
+        own that leads the mysql client (in the script, or run with the task's args) there."""
         client = shutil.which("mariadb") or shutil.which("mysql")
         if client is None:
             raise TaskSkip("task type mysql-client needs the mariadb client (Debian package mariadb-client)")
-        # the image's client finds its server through its options file: one in a home of the task's own
         home = self.ws.scenario_dir / f".mysql-client-{str(d.get('name', 'task')).replace('/', '_')}"
         home.mkdir(exist_ok=True)
+        env = {"HOME": str(home)}
         options = ["[client]", f"user={d.get('user', 'root')}", f"port={_port(d.get('port', 3306))}"]
-        options.append(f"host={self.ws.map(str(d['host']))}" if d.get("host") else "socket=/var/run/mysqld/mysqld.sock")
+        if d.get("host"):
+            env["MYSQL_HOST"] = self.ws.map(str(d["host"]))
+            options.append(f"host={env['MYSQL_HOST']}")
+        else:
+            options.append("socket=/var/run/mysqld/mysqld.sock")
+        for key, env_name in (("user", "MYSQL_user"), ("password", "MYSQL_PASSWORD"), ("port", "MYSQL_PORT"),
+                              ("database", "MYSQL_DATABASE")):
+            if key in d:
+                env[env_name] = str(d[key])
         if d.get("password"):
             options.append(f"password={d['password']}")
-        if d.get("database"):
-            options.append(f"database={d['database']}")
+        extra = d.get("options") or {}
+        pairs = list(extra.items()) if isinstance(extra, dict) else [tuple(p) for p in extra]
+        options += [f"{k} = {self.ws.map(str(v))}" for k, v in pairs]
+        if d.get("database"):  # the mysql client's own group: other clients (mysqldump) refuse `database`
+            options += ["[mysql]", f"database={d['database']}"]
         (home / ".my.cnf").write_text("\n".join(options) + "\n")
-        env = {"HOME": str(home)}
         args = [self.ws.map(a) for a in config_args(d)]
         if d.get("script"):
             return Launch([shutil.which("bash") or "sh", self.path_in(d, str(d["script"])), *args], env=env,
                           cwd=self.ws.scenario_dir)
-        extra = [self.ws.map(o) for o in str(d.get("options") or "").split()]
-        return Launch([client, *extra, *args], env=env, cwd=self.ws.scenario_dir)
+        return Launch([client, *args], env=env, cwd=self.ws.scenario_dir)
 
 
 # ------------------------------------------------------------------------------------------------ faketime

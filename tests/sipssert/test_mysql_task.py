@@ -67,11 +67,22 @@ def test_the_server_runs_the_init_files_in_name_order_and_stops_cleanly_on_sigte
             assert cursor.fetchall() == ((1, "from gz"), (2, "from sh"))
             cursor.execute("SELECT host FROM mysql.user WHERE user = 'root' AND host = '127.0.0.%'")
             assert cursor.fetchall() == (("127.0.0.%",),)
+        client = mysql_client(tmp_path / "ws", {"host": "127.0.0.1", "port": PORT, "database": "opensips",
+                                                "args": ["-Nse", "SELECT name FROM t WHERE id = 2"]})
+        done = subprocess.run(client.argv, env={**os.environ, **client.env}, cwd=client.cwd, capture_output=True,
+                              text=True, timeout=30)
+        assert (done.returncode, done.stdout.strip()) == (0, "from sh"), done.stderr
     finally:
         code = stop(server)
     assert code == 0  # as a container stopped by `docker stop`
     rest = server.stdout.read()
     assert "mariadbd exited" not in rest
+
+
+def mysql_client(base: Path, definition: dict):
+    base.mkdir(exist_ok=True)
+    ws = Workspace.create(SUITE / "registration" / "01.no-db", {}, base=base)
+    return TaskBuilder(ws, "x", ["opensips-py"]).build({"name": "MySQL check", "type": "mysql-client", **definition})
 
 
 def test_a_failing_init_file_ends_the_task_with_the_reason(tmp_path):
@@ -85,8 +96,10 @@ def test_a_failing_init_file_ends_the_task_with_the_reason(tmp_path):
 
 @pytest.mark.parametrize("definition, expected", [
     ({"host": "192.168.52.2"}, ["host=127.0.52.2", "port=3306", "user=root"]),
-    ({"host": "192.168.52.2", "port": 3307, "user": "opensips", "password": "pw", "database": "opensips"},
-     ["host=127.0.52.2", "port=3307", "user=opensips", "password=pw", "database=opensips"]),
+    ({"host": "192.168.52.2", "port": 3307, "user": "opensips", "password": "pw", "database": "opensips",
+      "options": {"connect-timeout": 3}},
+     ["host=127.0.52.2", "port=3307", "user=opensips", "password=pw", "connect-timeout = 3", "[mysql]",
+      "database=opensips"]),
 ])
 def test_the_mysql_client_finds_its_server_through_its_options_file(tmp_path, definition, expected):
     ws = Workspace.create(SUITE / "registration" / "01.no-db", {}, base=tmp_path)
@@ -96,3 +109,4 @@ def test_the_mysql_client_finds_its_server_through_its_options_file(tmp_path, de
     assert launch.argv[-1] == str(ws.scenario_dir / "check.sh")
     options = (Path(launch.env["HOME"]) / ".my.cnf").read_text().split("\n")
     assert options[0] == "[client]" and set(expected) <= set(options)
+    assert launch.env["MYSQL_HOST"] == "127.0.52.2"  # as SIPssert hands them to the image

@@ -253,3 +253,12 @@ def test_a_bye_while_a_reinvite_is_open_ends_both_sides_once_the_peer_answers():
     assert not alice.requests("BYE")  # alice has not answered the re-INVITE yet
     proxy.send(alice._reply(reinvite, 200, "OK", with_sdp=True), ALICE)
     assert alice.requests("ACK") and alice.requests("BYE")  # ack_and_term_entity()
+
+
+def test_server_address_may_be_a_format_of_the_message():
+    proxy = b2b_proxy(TOP_HIDING, params='modparam("b2b_logic", "server_address", "sip:b2b-$rU@$Ri:5060")\n')
+    alice = UA("alice", ALICE).attach(proxy)
+    bob = UA("bob", BOB).attach(proxy)
+    alice.invite("sip:bob@192.0.2.20:5060")
+    assert bob.requests("INVITE")[0].contacts[0].uri_text == "sip:b2b-bob@192.0.2.1:5060"
+    assert alice.replies(200)[0].contacts[0].uri_text == "sip:b2b-bob@192.0.2.1:5060"

@@ -59,6 +59,7 @@ class Module(ModuleBase):
         self.custom_re = re.compile(str(regexp)) if regexp else None
         self.init_callid_hdr = str(self.param("init_callid_hdr") or "") or None
         self.from_spec = self._compile_spec(self.param("b2bl_from_spec_param"), "b2bl_from_spec_param")
+        self.server_address_fmt = self._compile_format(self.server_address, "server_address")
         self._hash = 0
 
     def _compile_spec(self, text: Any, what: str) -> Any:
@@ -83,6 +84,17 @@ class Module(ModuleBase):
             return compile_pvar(node, resolve, lambda transformation: (lambda ctx, value: value))
         except (PVarSyntaxError, UnknownPseudoVariable) as exc:
             raise ModuleInitError(f"b2b_logic: bad pseudo-variable in {what}: {text!r}") from exc
+
+    def _compile_format(self, text: Any, what: str) -> list | None:
+        """A modparam format with pseudo-variables, as parts (text or PVRef); None when it has none."""
+        from opensips_py.config.pvar import PVarSyntaxError, has_pvars, parse_format
+        if not text or not has_pvars(str(text)):
+            return None
+        try:
+            parts = parse_format(str(text))
+        except PVarSyntaxError as exc:
+            raise ModuleInitError(f"b2b_logic: bad format in {what}: {text!r}") from exc
+        return [part.text if part.pvar is None else self._compile_spec(part.pvar.text, what) for part in parts]
 
     def _from_of(self, ctx: MsgContext) -> str:
         """get_b2bl_from(): the From of the client legs from `b2bl_from_spec_param` when it holds a name-addr,
@@ -134,8 +146,14 @@ class Module(ModuleBase):
             return None
         return value
 
-    def _local_contact(self, sock: Any, from_uri: str | None) -> str:
-        """b2b_get_local_contact(): server_address, else the socket's address."""
+    def _local_contact(self, sock: Any, from_uri: str | None, ctx: MsgContext | None = None) -> str:
+        """b2b_get_local_contact(): server_address (a format: expanded on the current message; without one,
+        the socket's address), else the socket's address."""
+        if self.server_address_fmt is not None:
+            if ctx is not None:
+                return "".join(part if isinstance(part, str) else _text(part.get(ctx))
+                               for part in self.server_address_fmt)
+            return local_contact_of(sock)
         if self.server_address:
             return str(self.server_address)
         user = None
@@ -212,7 +230,7 @@ class Module(ModuleBase):
     def _server_entity(self, ctx: MsgContext, tup: Tuple, ent_id: str | None, adv: str | None) -> Entity | None:
         msg = ctx.msg
         sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
-        tup.local_contact = adv or self._local_contact(sock, msg.from_.uri_text)
+        tup.local_contact = adv or self._local_contact(sock, msg.from_.uri_text, ctx)
         dlg = self.ent.server_new(ctx, tup.local_contact, tup.key, self._notify)
         if dlg is None:
             return None
@@ -228,7 +246,7 @@ class Module(ModuleBase):
         if adv_contact:
             contact = adv_contact
         elif sock is not None or self.server_address or not tup.local_contact:
-            contact = self._local_contact(sock if sock is not None else _first_socket(self.core), from_uri)
+            contact = self._local_contact(sock if sock is not None else _first_socket(self.core), from_uri, ctx)
         else:
             contact = tup.local_contact
         info = ClientInfo(req_uri=req_uri, to_uri=to_uri, from_uri=from_uri, local_contact=contact, cseq=cseq,
@@ -1108,7 +1126,7 @@ class Module(ModuleBase):
             if old.dlg is not None:
                 tup.dropped.append(old)
         sock = ctx.force_socket or (ctx.received.socket if ctx.received else None)
-        contact = adv_contact or self._local_contact(sock, msg.to.uri_text)
+        contact = adv_contact or self._local_contact(sock, msg.to.uri_text, ctx)
         dlg = self.ent.server_new(ctx, contact, tup.key, self._notify)
         if dlg is None:
             self._mark_todel(tup)
@@ -1393,6 +1411,10 @@ def _init_flags(text: str | None) -> set[str]:
 
 def _no_tag(raw: str) -> str:
     return re.sub(r";\s*tag\s*=\s*[^;>\s]*", "", raw).strip()
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def _first_socket(core: Any) -> Any:

@@ -262,3 +262,16 @@ def test_server_address_may_be_a_format_of_the_message():
     alice.invite("sip:bob@192.0.2.20:5060")
     assert bob.requests("INVITE")[0].contacts[0].uri_text == "sip:b2b-bob@192.0.2.1:5060"
     assert alice.replies(200)[0].contacts[0].uri_text == "sip:b2b-bob@192.0.2.1:5060"
+
+
+def test_a_reliable_provisional_is_pracked_here_and_relayed():
+    proxy, alice, bob = call(answer=0)
+    invite = bob.requests("INVITE")[0]
+    reliable = bob._reply(invite, 183, "Session Progress").replace(
+        b"Content-Length: 0", b"Require: 100rel\r\nRSeq: 7\r\nContent-Length: 0")
+    proxy.send(reliable, BOB)
+    (prack,) = bob.requests("PRACK")
+    assert prack.header("rack") == "7 1 INVITE" and prack.to.tag == "bob-tag"
+    assert prack.call_id == invite.call_id and prack.cseq.number == 2
+    progress = alice.replies(183)[0]
+    assert progress.header("rseq") == "7" and "100rel" in progress.require  # passed on to the caller

@@ -358,6 +358,8 @@ class Module(ModuleBase):
                 self._learn_dialog(dlg, msg)
             if 100 < code < 200 and dlg.state < State.EARLY and msg is not None and msg.to.tag:
                 dlg.state = State.EARLY
+            if 100 < code < 200 and msg is not None and dlg.kind == CLIENT and msg.to.tag and _reliable(msg):
+                self._prack(dlg, msg)
             elif 200 <= code < 300:
                 if msg is not None and dlg.state < State.CONFIRMED:
                     self._learn_dialog(dlg, msg)
@@ -395,6 +397,17 @@ class Module(ModuleBase):
         if contacts:
             dlg.remote_target = contacts[0].uri_text
         dlg.route_set = [r.raw for r in reversed(msg.record_route)]
+
+    def _prack(self, dlg: B2BDialog, msg: Any) -> None:
+        """A reliable provisional reply (Require: 100rel) is PRACKed here (passthru_prack=0, RFC 3262):
+        `RAck: <RSeq> <CSeq of the INVITE>` in the early dialog of that reply."""
+        rseq = (msg.header("RSeq") or "").strip()
+        if not rseq:
+            self.core.logger.error("b2b_entities: RSeq header not found", "b2b_entities")
+            return
+        dlg.local_cseq += 1
+        self._send_uac(dlg, "PRACK", b"", None, [f"RAck: {rseq} {msg.header('CSeq').strip()}"], dlg.local_cseq,
+                       no_notify=True)
 
     def _ack_and_bye(self, dlg: B2BDialog, msg: Any, cseq: int) -> None:
         """A 2xx for an entity already gone: ACK it and hang up, so the callee does not keep the call."""
@@ -633,6 +646,14 @@ def reply_source(t: Any) -> Any:
     if branch is None or branch.socket is None:
         return None
     return ReceiveInfo(branch.socket, branch.host, branch.port, branch.proto, branch.connection_id)
+
+
+def _reliable(msg: Any) -> bool:
+    """Does the reply require 100rel (a reliable provisional)?"""
+    try:
+        return any(token.lower() == "100rel" for token in msg.require)
+    except SIPParseError:
+        return False
 
 
 def _keep(ctx: Any) -> None:

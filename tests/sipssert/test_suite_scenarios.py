@@ -1,7 +1,7 @@
 """OpenSIPS's own SIPssert scenarios against opensips-py, in CI: the representative part that passes and fits
 the time limit (registration/, auth/, record-route/, dialog/01-08, 10-12, 14 and 16-18, uac-auth/16, permissions/,
 accounting/, startup/, presence/01, topology-hiding/01, 02 and 06,
-stir-shaken/01, 25 and 28).
+stir-shaken/01, 02 (MariaDB), 25 and 28).
 Each scenario is one test, run unmodified by `opensips-py sipssert` in its own network namespace, with
 Debian's SIPp and python-opensips; a scenario that does not pass fails its test with the runner's reason.
 The whole suite: `make sipssert` (docs/sipssert.md)."""
@@ -35,7 +35,8 @@ CI_SCENARIOS = [
     "startup/04.gen-loadbalancer-cfg", "presence/01.presence",
     "topology-hiding/01.th-no-dialog", "topology-hiding/02.th-no-dialog-username",
     "topology-hiding/06.th-dialog-callid",
-    "stir-shaken/01.auth-simple", "stir-shaken/25.verify-error-438-orig-diff-from",
+    "stir-shaken/01.auth-simple", "stir-shaken/02.auth-diverted-cached",
+    "stir-shaken/25.verify-error-438-orig-diff-from",
     "stir-shaken/28.acc-stats-error-403-wrong-iat",
 ]
 

@@ -142,7 +142,7 @@ EXPORTS = ModuleExports(
 )
 
 # ------------------------------------------------------------------------------------------------ implementation
-# records.py (sessions and their entities), module.py (script functions, PVs, the entity callbacks, bridging),
-# mi.py: see docs/b2b.md. b2b_trigger_scenario() and b2b_bridge_request() are not implemented.
+# records.py (sessions and their entities), module.py (sessions, script functions, PVs, the entity callbacks),
+# bridging.py (b2b_bridge and the other bridge actions), helpers.py, mi.py: see docs/b2b.md.
 
 from opensips_py.modules.b2b_logic.module import Module  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """OpenSIPS's own SIPssert scenarios against opensips-py, in CI: the representative part that passes and fits
 the time limit (registration/, auth/, record-route/, dialog/01-08, 10-12, 14 and 16-18, uac-auth/16, permissions/,
 accounting/, startup/, presence/01, topology-hiding/01, 02 and 06,
-stir-shaken/01, 02 (MariaDB), 25 and 28).
+stir-shaken/01, 02 (MariaDB), 25 and 28, b2b/03, 25 and 28).
 Each scenario is one test, run unmodified by `opensips-py sipssert` in its own network namespace, with
 Debian's SIPp and python-opensips; a scenario that does not pass fails its test with the runner's reason.
 The whole suite: `make sipssert` (docs/sipssert.md)."""
@@ -38,6 +38,7 @@ CI_SCENARIOS = [
     "stir-shaken/01.auth-simple", "stir-shaken/02.auth-diverted-cached",
     "stir-shaken/25.verify-error-438-orig-diff-from",
     "stir-shaken/28.acc-stats-error-403-wrong-iat",
+    "b2b/03.refer-unattended-uac", "b2b/25.top-hiding", "b2b/28.top-hiding-overlapping",
 ]
 
 

@@ -562,24 +562,33 @@ class Module(ModuleBase):
             return -2
         return 1
 
-    def _stream(self, ctx, prompt: str, count: int, set_id, sock_var, to_caller: bool) -> int:
+    def _stream_target(self, ctx, set_id, sock_var, to_caller: bool):
+        """The node and the "call-id tags" part shared by P and S (stream/stop-stream towards one side), or
+        None (no dialog ids, no To-tag towards the callee, no set, no node)."""
         ids = self._dialog_ids(ctx)
         if ids is None:
-            return -1
+            return None
         call_id, from_tag, to_tag = ids
         if to_caller:
             tags = f"{from_tag};1" + (f" {to_tag};1" if to_tag else "")
+        elif not to_tag:
+            return None
         else:
-            if not to_tag:
-                return -1
             tags = f"{to_tag};1 {from_tag};1"
         node_set = self.node_set(set_id)
         if node_set is None:
-            return -1
+            return None
         node = self.select_node(ctx, call_id, node_set, sock_var, True)
         if node is None:
             self._log(L_ERR, "no available proxies")
+            return None
+        return node, call_id, tags
+
+    def _stream(self, ctx, prompt: str, count: int, set_id, sock_var, to_caller: bool) -> int:
+        target = self._stream_target(ctx, set_id, sock_var, to_caller)
+        if target is None:
             return -1
+        node, call_id, tags = target
         if "CODECS" not in node.caps:
             self._log(L_ERR, "required functionality is not supported by the version of the RTPproxy running "
                              "on the selected node.  Please upgrade the RTPproxy and try again.")
@@ -594,23 +603,10 @@ class Module(ModuleBase):
         return self._stream(ctx, prompt_name, count, set_id, sock_var, False)
 
     def _stop_stream(self, ctx, set_id, sock_var, to_caller: bool) -> int:
-        ids = self._dialog_ids(ctx)
-        if ids is None:
+        target = self._stream_target(ctx, set_id, sock_var, to_caller)
+        if target is None:
             return -1
-        call_id, from_tag, to_tag = ids
-        if to_caller:
-            tags = f"{from_tag};1" + (f" {to_tag};1" if to_tag else "")
-        else:
-            if not to_tag:
-                return -1
-            tags = f"{to_tag};1 {from_tag};1"
-        node_set = self.node_set(set_id)
-        if node_set is None:
-            return -1
-        node = self.select_node(ctx, call_id, node_set, sock_var, True)
-        if node is None:
-            self._log(L_ERR, "no available proxies")
-            return -1
+        node, call_id, tags = target
         self.send(node, f"S {call_id} {tags}")
         return 1
 

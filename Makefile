@@ -1,6 +1,6 @@
 # Developer targets. The test suite itself runs with ./scripts/test (pytest).
 #
-#   make sipssert        OpenSIPS's whole SIPssert suite against opensips-py (about 25 minutes): one line per
+#   make sipssert        OpenSIPS's whole SIPssert suite against opensips-py (about 19 minutes): one line per
 #                        scenario, JUnit XML, a Markdown table and every task's log under $(OUT)
 #   make sipssert-doc    the same run, then its table written into docs/sipssert.md
 #   make sipssert K=dialog/0[1-6]*   only the scenarios matching the pattern (as -k)

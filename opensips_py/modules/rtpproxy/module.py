@@ -459,6 +459,18 @@ class Module(ModuleBase):
                 return reply, node
         return None, None
 
+    def _session_node(self, ctx, call_id: str, set_id, sock_var, no_set_rc: int = -1):
+        """The node a session command goes to (select_node() in the set), or the return code: `no_set_rc`
+        when the set does not exist (node_set() logged it), -1 when it has no available node."""
+        node_set = self.node_set(set_id)
+        if node_set is None:
+            return no_set_rc
+        node = self.select_node(ctx, call_id, node_set, sock_var, True)
+        if node is None:
+            self._log(L_ERR, "no available proxies")
+            return -1
+        return node
+
     # ================================================================================== other commands
     def rtpproxy_unforce(self, ctx, set_id=None, sock_var=None) -> int:
         """D: delete the session (the to-tag too when known). 1 once sent, even without an answer."""
@@ -469,14 +481,9 @@ class Module(ModuleBase):
             self._log(L_ERR, "can't get Call-Id field / From tag")
             return -1
         call_id, from_tag, to_tag = ids
-        node_set = self.node_set(set_id)
-        if node_set is None:
-            self._log(L_ERR, "could not find rtpproxy set")
-            return -1
-        node = self.select_node(ctx, call_id, node_set, sock_var, True)
-        if node is None:
-            self._log(L_ERR, "no available proxies")
-            return -1
+        node = self._session_node(ctx, call_id, set_id, sock_var)
+        if isinstance(node, int):
+            return node
         self.send(node, f"D {call_id} {from_tag}" + (f" {to_tag}" if to_tag else ""))
         return 1
 
@@ -488,13 +495,9 @@ class Module(ModuleBase):
         call_id, from_tag, to_tag = ids
         if not ctx.msg.is_request:
             from_tag, to_tag = to_tag, from_tag
-        node_set = self.node_set(set_id)
-        if node_set is None:
-            return 0
-        node = self.select_node(ctx, call_id, node_set, sock_var, True)
-        if node is None:
-            self._log(L_ERR, "no available proxies")
-            return -1
+        node = self._session_node(ctx, call_id, set_id, sock_var, no_set_rc=0)
+        if isinstance(node, int):
+            return node
         if "STATS" not in node.caps:
             self._log(L_ERR, "RTPProxy does not support statistics query!")
             return -1
@@ -533,13 +536,9 @@ class Module(ModuleBase):
         call_id, from_tag, to_tag = ids
         if not ctx.msg.is_request:
             from_tag, to_tag = to_tag, from_tag
-        node_set = self.node_set(set_id)
-        if node_set is None:
-            return 0
-        node = self.select_node(ctx, call_id, node_set, sock_var, True)
-        if node is None:
-            self._log(L_ERR, "no available proxies")
-            return -1
+        node = self._session_node(ctx, call_id, set_id, sock_var, no_set_rc=0)
+        if isinstance(node, int):
+            return node
         if "STATS_EXTRA" not in node.caps:
             self._log(L_ERR, "RTPProxy does not support all statistics query!")
             return -1
@@ -575,14 +574,8 @@ class Module(ModuleBase):
             return None
         else:
             tags = f"{to_tag};1 {from_tag};1"
-        node_set = self.node_set(set_id)
-        if node_set is None:
-            return None
-        node = self.select_node(ctx, call_id, node_set, sock_var, True)
-        if node is None:
-            self._log(L_ERR, "no available proxies")
-            return None
-        return node, call_id, tags
+        node = self._session_node(ctx, call_id, set_id, sock_var)
+        return None if isinstance(node, int) else (node, call_id, tags)
 
     def _stream(self, ctx, prompt: str, count: int, set_id, sock_var, to_caller: bool) -> int:
         target = self._stream_target(ctx, set_id, sock_var, to_caller)
@@ -629,13 +622,9 @@ class Module(ModuleBase):
             if not to_tag:
                 return -1
             from_tag, to_tag = to_tag, from_tag
-        node_set = self.node_set(set_id)
-        if node_set is None:
-            return -1
-        node = self.select_node(ctx, call_id, node_set, sock_var, True)
-        if node is None:
-            self._log(L_ERR, "no available proxies")
-            return -1
+        node = self._session_node(ctx, call_id, set_id, sock_var)
+        if isinstance(node, int):
+            return node
         if "RECORD" not in node.caps:
             self._log(L_ERR, "RTPProxy does not support recording!")
             return -1
